@@ -185,7 +185,9 @@ impl Capabilities {
     /// `Ok(())` when `feature` is supported, else `Error::Unsupported` naming `backend`.
     pub fn require(&self, feature: Feature, backend: &str) -> crate::Result<()> {
         match self.get(feature) {
-            Support::Unsupported(reason) => Err(crate::Error::unsupported(feature, backend, reason)),
+            Support::Unsupported(reason) => {
+                Err(crate::Error::unsupported(feature, backend, reason))
+            }
             _ => Ok(()),
         }
     }
@@ -205,8 +207,16 @@ mod tests {
         let caps = Capabilities::new().native(&[Feature::Logs]);
         assert!(caps.supports(Feature::Logs));
         assert!(!caps.supports(Feature::Batches));
-        let err = caps.require(Feature::Batches, "local").expect_err("unsupported");
-        assert!(matches!(err, crate::Error::Unsupported { feature: Feature::Batches, .. }));
+        let err = caps
+            .require(Feature::Batches, "local")
+            .expect_err("unsupported");
+        assert!(matches!(
+            err,
+            crate::Error::Unsupported {
+                feature: Feature::Batches,
+                ..
+            }
+        ));
         assert_eq!(caps.iter().count(), Feature::ALL.len());
     }
 }

@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn group_conditions_follow_phase_and_ready() {
-        let mut g = ContainerGroup::new("g", ContainerGroupSpec::new(vec![Container::new("a", "i", &["x"])]));
+        let mut g = ContainerGroup::new(
+            "g",
+            ContainerGroupSpec::new(vec![Container::new("a", "i", &["x"])]),
+        );
         assert!(!is_group_running().holds(Some(&g)));
         g.status = Some(ContainerGroupStatus {
             phase: GroupPhase::Running,

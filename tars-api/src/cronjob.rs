@@ -37,7 +37,11 @@ pub struct CronJobSpec {
     #[serde(default)]
     pub concurrency: ConcurrencyPolicy,
     /// A slot missed by more than this is skipped (and counted as missed); unlimited when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::serde_duration::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::serde_duration::option"
+    )]
     pub starting_deadline: Option<Duration>,
     /// How often a failed run is retried.
     #[serde(default)]
@@ -46,7 +50,11 @@ pub struct CronJobSpec {
     #[serde(default = "ten_seconds", with = "crate::serde_duration")]
     pub retry_backoff: Duration,
     /// A run still going after this long is stopped and counted as failed.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::serde_duration::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::serde_duration::option"
+    )]
     pub active_deadline: Option<Duration>,
     /// Names of cron jobs that must all succeed before this one runs (a DAG, as in Chronos).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -33,7 +33,11 @@ pub struct DeploymentSpec {
     pub min_ready: Duration,
     /// A rollout that makes no progress for this long is marked failed
     /// (`Progressing=False`, reason `ProgressDeadlineExceeded`).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::serde_duration::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::serde_duration::option"
+    )]
     pub progress_deadline: Option<Duration>,
     /// Roll back to the last complete revision when the progress deadline is exceeded.
     #[serde(default)]
@@ -126,7 +130,11 @@ impl IntOrPercent {
             IntOrPercent::Int(n) => n,
             IntOrPercent::Percent(p) => {
                 let num = u64::from(replicas) * u64::from(p);
-                let v = if round_up { num.div_ceil(100) } else { num / 100 };
+                let v = if round_up {
+                    num.div_ceil(100)
+                } else {
+                    num / 100
+                };
                 u32::try_from(v).unwrap_or(u32::MAX)
             }
         }
@@ -205,7 +213,9 @@ impl BatchPattern {
         let mut out: Vec<u32> = Vec::new();
         for p in &self.0 {
             acc += u64::from(*p);
-            let t = (u64::from(replicas) * acc).div_ceil(100).min(u64::from(replicas));
+            let t = (u64::from(replicas) * acc)
+                .div_ceil(100)
+                .min(u64::from(replicas));
             let t = u32::try_from(t).unwrap_or(replicas);
             if out.last() != Some(&t) && t > 0 {
                 out.push(t);
@@ -317,8 +327,9 @@ mod tests {
 
     #[test]
     fn strategy_reads_from_yaml() {
-        let s: Strategy = serde_yaml_ng::from_str("type: batches\npattern: 10%+90%\ngate: canary\n")
-            .expect("valid");
+        let s: Strategy =
+            serde_yaml_ng::from_str("type: batches\npattern: 10%+90%\ngate: canary\n")
+                .expect("valid");
         assert_eq!(
             s,
             Strategy::Batches {
@@ -328,7 +339,8 @@ mod tests {
             }
         );
         let r: Strategy =
-            serde_yaml_ng::from_str("type: rolling\nmax_surge: 1\nmax_unavailable: 0\n").expect("valid");
+            serde_yaml_ng::from_str("type: rolling\nmax_surge: 1\nmax_unavailable: 0\n")
+                .expect("valid");
         assert_eq!(
             r,
             Strategy::Rolling {

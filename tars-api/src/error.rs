@@ -99,7 +99,11 @@ impl Error {
     }
 
     /// `Unsupported` for `feature` on `backend`, with `reason`.
-    pub fn unsupported(feature: Feature, backend: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn unsupported(
+        feature: Feature,
+        backend: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::Unsupported {
             feature,
             backend: backend.into(),
@@ -167,6 +171,9 @@ mod tests {
     fn invalid_names_the_field_in_its_message() {
         let e = Error::invalid("spec.replicas", "must be at most 10000");
         assert_eq!(e.field(), Some("spec.replicas"));
-        assert_eq!(e.to_string(), "invalid spec.replicas: must be at most 10000");
+        assert_eq!(
+            e.to_string(),
+            "invalid spec.replicas: must be at most 10000"
+        );
     }
 }

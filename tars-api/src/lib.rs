@@ -24,6 +24,7 @@ pub mod quantity;
 pub mod schedule;
 pub mod selector;
 pub mod serde_duration;
+pub mod unsupported;
 pub mod validate;
 
 pub use api::{

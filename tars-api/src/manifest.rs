@@ -59,7 +59,10 @@ impl Manifest {
         if text.len() > MAX_MANIFEST_BYTES {
             return Err(Error::invalid(
                 "manifest",
-                format!("is {} bytes, more than the limit of {MAX_MANIFEST_BYTES}", text.len()),
+                format!(
+                    "is {} bytes, more than the limit of {MAX_MANIFEST_BYTES}",
+                    text.len()
+                ),
             ));
         }
         let mut out = Vec::new();
@@ -79,7 +82,10 @@ impl Manifest {
         if text.len() > MAX_MANIFEST_BYTES {
             return Err(Error::invalid(
                 "manifest",
-                format!("is {} bytes, more than the limit of {MAX_MANIFEST_BYTES}", text.len()),
+                format!(
+                    "is {} bytes, more than the limit of {MAX_MANIFEST_BYTES}",
+                    text.len()
+                ),
             ));
         }
         let value: Value =
@@ -117,7 +123,11 @@ impl Manifest {
 fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "manifest".to_owned() } else { path };
+        let field = if path == "." {
+            "manifest".to_owned()
+        } else {
+            path
+        };
         Error::invalid(field, e.into_inner().to_string())
     })
 }
@@ -169,7 +179,11 @@ spec:
         assert_eq!(e.field(), Some("spec.containers[0].imagee"), "{e}");
         let bad = GROUP.replace("memory: 64Mi", "memory: 64Q");
         let e = Manifest::from_yaml(&bad).expect_err("bad unit");
-        assert_eq!(e.field(), Some("spec.containers[0].resources.memory"), "{e}");
+        assert_eq!(
+            e.field(),
+            Some("spec.containers[0].resources.memory"),
+            "{e}"
+        );
     }
 
     #[test]

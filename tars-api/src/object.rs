@@ -17,7 +17,15 @@ pub trait Spec:
     /// The kind this spec describes.
     const KIND: Kind;
     /// The status the backend reports for it.
-    type Status: Clone + Debug + Default + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Status: Clone
+        + Debug
+        + Default
+        + PartialEq
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
 
     /// Checks the spec; `path` is the field path of the spec itself (`spec`), to prefix the
     /// path of an offending field in `Error::Invalid`.

@@ -127,7 +127,7 @@ impl FromStr for Memory {
             }
         };
         let total = n * mult;
-        if total % d != 0 {
+        if !total.is_multiple_of(d) {
             return Err(QuantityError(format!(
                 "memory {s:?} is not a whole number of bytes"
             )));
@@ -140,7 +140,7 @@ impl FromStr for Memory {
 
 impl fmt::Display for Cpu {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
+        if self.0.is_multiple_of(1000) {
             write!(f, "{}", self.0 / 1000)
         } else {
             write!(f, "{}m", self.0)
@@ -150,8 +150,13 @@ impl fmt::Display for Cpu {
 
 impl fmt::Display for Memory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (unit, size) in [("Ti", 1u64 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
-            if self.0 >= size && self.0 % size == 0 {
+        for (unit, size) in [
+            ("Ti", 1u64 << 40),
+            ("Gi", 1 << 30),
+            ("Mi", 1 << 20),
+            ("Ki", 1 << 10),
+        ] {
+            if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{unit}", self.0 / size);
             }
         }
@@ -209,7 +214,13 @@ mod tests {
 
     #[test]
     fn cpu_parses_cores_and_millicores() {
-        for (s, m) in [("500m", 500), ("2", 2000), ("0.5", 500), ("1.25", 1250), ("0", 0)] {
+        for (s, m) in [
+            ("500m", 500),
+            ("2", 2000),
+            ("0.5", 500),
+            ("1.25", 1250),
+            ("0", 0),
+        ] {
             assert_eq!(s.parse::<Cpu>(), Ok(Cpu(m)), "{s}");
         }
         for bad in ["", "m", "-1", "1.0005", "2x", "1.5m", "abc", "99999999999"] {

@@ -125,11 +125,17 @@ fn split_top_level(s: &str) -> Result<Vec<&str>, Error> {
             _ => {}
         }
         if !(0..=1).contains(&depth) {
-            return Err(Error::invalid("selector", format!("unbalanced parentheses in {s:?}")));
+            return Err(Error::invalid(
+                "selector",
+                format!("unbalanced parentheses in {s:?}"),
+            ));
         }
     }
     if depth != 0 {
-        return Err(Error::invalid("selector", format!("unbalanced parentheses in {s:?}")));
+        return Err(Error::invalid(
+            "selector",
+            format!("unbalanced parentheses in {s:?}"),
+        ));
     }
     parts.push(&s[start..]);
     Ok(parts)
@@ -223,11 +229,17 @@ mod tests {
 
     #[test]
     fn parses_every_operator_and_matches() {
-        let sel: LabelSelector = "app=web, tier!=db, env in (prod,staging), zone notin (b), team, !legacy"
-            .parse()
-            .expect("valid");
+        let sel: LabelSelector =
+            "app=web, tier!=db, env in (prod,staging), zone notin (b), team, !legacy"
+                .parse()
+                .expect("valid");
         assert_eq!(sel.requirements().len(), 6);
-        let good = labels(&[("app", "web"), ("env", "prod"), ("zone", "a"), ("team", "x")]);
+        let good = labels(&[
+            ("app", "web"),
+            ("env", "prod"),
+            ("zone", "a"),
+            ("team", "x"),
+        ]);
         assert!(sel.matches(&good));
         let mut bad = good.clone();
         bad.insert("legacy".into(), "1".into());

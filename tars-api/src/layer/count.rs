@@ -72,7 +72,11 @@ impl CallCounts {
 }
 
 impl Layer for CountCalls {
-    fn call<'a, T: Send + 'a>(&'a self, call: Call<'a>, next: Next<'a, T>) -> BoxFuture<'a, Result<T>> {
+    fn call<'a, T: Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        next: Next<'a, T>,
+    ) -> BoxFuture<'a, Result<T>> {
         self.counts.add(call.operation);
         next()
     }

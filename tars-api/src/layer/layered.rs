@@ -130,9 +130,7 @@ impl<L: Layer> ContainerGroups for LayeredApi<L, ContainerGroupSpec> {
         let call = self.call(Operation::Logs, Some(name), None);
         self.layer
             .call(call, &|| {
-                self.inner
-                    .container_groups()
-                    .logs(name, container, options)
+                self.inner.container_groups().logs(name, container, options)
             })
             .await
     }
@@ -204,9 +202,7 @@ impl<L: Layer> Backend for Layered<L> {
             name: None,
             object: None,
         };
-        self.layer
-            .call(call, &|| self.inner.capabilities())
-            .await
+        self.layer.call(call, &|| self.inner.capabilities()).await
     }
 
     fn container_groups(&self) -> &dyn ContainerGroups {

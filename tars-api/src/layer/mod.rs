@@ -138,5 +138,9 @@ pub type Next<'a, T> = &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync);
 /// A decorator of every backend call.
 pub trait Layer: Send + Sync + 'static {
     /// Runs `next` (or not) for `call`.
-    fn call<'a, T: Send + 'a>(&'a self, call: Call<'a>, next: Next<'a, T>) -> BoxFuture<'a, Result<T>>;
+    fn call<'a, T: Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        next: Next<'a, T>,
+    ) -> BoxFuture<'a, Result<T>>;
 }

@@ -22,7 +22,11 @@ impl Validate {
 }
 
 impl Layer for Validate {
-    fn call<'a, T: Send + 'a>(&'a self, call: Call<'a>, next: Next<'a, T>) -> BoxFuture<'a, Result<T>> {
+    fn call<'a, T: Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        next: Next<'a, T>,
+    ) -> BoxFuture<'a, Result<T>> {
         Box::pin(async move {
             Self::check(&call)?;
             next().await

@@ -1,0 +1,363 @@
+//! The container group API of the embedded backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tars_api::api::{
+    ApplyOptions, ApplyOutcome, Change, ContainerGroups, DeleteOptions, ListParams, LogOptions,
+    ObjectApi, ObjectList, WatchEvent, WatchStream,
+};
+use tars_api::meta::Kind;
+use tars_api::{ContainerGroup, ContainerGroupSpec, Error, Feature, LabelSelector, Result, diff};
+
+use crate::BACKEND;
+use crate::shared::{Entry, Shared};
+use crate::supervisor::Supervisor;
+
+/// Container groups as supervised host process groups.
+pub struct LocalGroups {
+    pub(crate) shared: Arc<Shared>,
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound {
+        kind: Kind::ContainerGroup,
+        name: name.to_owned(),
+    }
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::backend(BACKEND, e)
+}
+
+/// Refuses what this backend cannot run, before anything is stored or started.
+fn check_supported(group: &ContainerGroup) -> Result<()> {
+    for (i, c) in group.spec.containers.iter().enumerate() {
+        if c.command.is_empty() {
+            return Err(Error::unsupported(
+                Feature::ImageEntrypoint,
+                BACKEND,
+                format!(
+                    "spec.containers[{i}] ({}) has no command: the embedded backend runs host \
+                     processes and cannot run the image's entrypoint; give a command",
+                    c.name
+                ),
+            ));
+        }
+        if c.resources.cpu.is_some() {
+            return Err(Error::unsupported(
+                Feature::CpuLimits,
+                BACKEND,
+                format!(
+                    "spec.containers[{i}].resources.cpu: this host gives no cgroup v2 cpu controller to tars"
+                ),
+            ));
+        }
+        if c.resources.memory.is_some() {
+            return Err(Error::unsupported(
+                Feature::MemoryLimits,
+                BACKEND,
+                format!(
+                    "spec.containers[{i}].resources.memory: this host gives no cgroup v2 memory controller to tars"
+                ),
+            ));
+        }
+    }
+    let attributes = crate::host::attributes();
+    for (i, constraint) in group.spec.placement.constraints.iter().enumerate() {
+        if !constraint.matches(&attributes) {
+            return Err(Error::invalid(
+                format!("spec.placement.constraints[{i}]"),
+                format!(
+                    "cannot be met on this host, whose attributes are {}",
+                    attributes
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    if group.spec.placement.spread.is_some() {
+        return Err(Error::unsupported(
+            Feature::Spread,
+            BACKEND,
+            "spec.placement.spread: the embedded backend has a single host to place groups on",
+        ));
+    }
+    Ok(())
+}
+
+fn new_uid() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = jiff::Timestamp::now().as_nanosecond();
+    format!(
+        "{now:x}-{:x}-{:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl LocalGroups {
+    /// Whether a group folder of that name belongs to another tars instance.
+    fn foreign(&self, name: &str) -> Result<bool> {
+        let instance = self.shared.config.instance_id();
+        Ok(self
+            .shared
+            .store
+            .load(name)
+            .map_err(io_error)?
+            .is_some_and(|o| !o.metadata.is_owned_by(instance)))
+    }
+
+    fn conflict(name: &str) -> Error {
+        Error::Conflict {
+            kind: Kind::ContainerGroup,
+            name: name.to_owned(),
+            reason: "a group of this name exists in the state directory but was not created by \
+                     this tars instance; tars never touches objects it does not own"
+                .to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectApi<ContainerGroupSpec> for LocalGroups {
+    async fn apply(
+        &self,
+        object: &ContainerGroup,
+        options: ApplyOptions,
+    ) -> Result<ApplyOutcome<ContainerGroupSpec>> {
+        object.validate()?;
+        check_supported(object)?;
+        let name = object.name().to_owned();
+        let instance = self.shared.config.instance_id().to_owned();
+        let mut desired = ContainerGroup {
+            metadata: object.metadata.user_part(),
+            spec: object.spec.clone(),
+            status: None,
+        };
+        desired.metadata.stamp_owner(&instance);
+
+        let (change, result, old_supervisor) = {
+            let mut objects = self.shared.objects();
+            match objects.get_mut(&name) {
+                None => {
+                    if self.foreign(&name)? {
+                        return Err(Self::conflict(&name));
+                    }
+                    desired.metadata.uid = Some(new_uid());
+                    desired.metadata.generation = Some(1);
+                    desired.metadata.created_at = Some(jiff::Timestamp::now());
+                    if options.dry_run {
+                        return Ok(ApplyOutcome {
+                            object: desired,
+                            change: Change::Created,
+                        });
+                    }
+                    desired.metadata.resource_version = Some(self.shared.next_version());
+                    self.shared.store.save(&desired).map_err(io_error)?;
+                    let supervisor = Supervisor::start(self.shared.clone(), desired.clone());
+                    objects.insert(
+                        name.clone(),
+                        Entry {
+                            object: desired.clone(),
+                            supervisor: Some(supervisor),
+                        },
+                    );
+                    self.shared.emit(WatchEvent::Added(desired.clone()), None);
+                    (Change::Created, desired, None)
+                }
+                Some(entry) => {
+                    let current = &entry.object;
+                    let fields = diff::changed_fields(current, &desired);
+                    if fields.is_empty() {
+                        return Ok(ApplyOutcome {
+                            object: current.clone(),
+                            change: Change::Unchanged,
+                        });
+                    }
+                    let spec_changed = current.spec != desired.spec;
+                    let mut updated = current.clone();
+                    updated.metadata.labels = desired.metadata.labels.clone();
+                    updated.metadata.annotations = desired.metadata.annotations.clone();
+                    if spec_changed {
+                        updated.spec = desired.spec.clone();
+                        updated.metadata.generation =
+                            Some(current.metadata.generation.unwrap_or(0) + 1);
+                        updated.status = None;
+                    }
+                    let change = Change::Updated { fields };
+                    if options.dry_run {
+                        return Ok(ApplyOutcome {
+                            object: updated,
+                            change,
+                        });
+                    }
+                    updated.metadata.resource_version = Some(self.shared.next_version());
+                    self.shared.store.save(&updated).map_err(io_error)?;
+                    let previous_labels = entry.object.metadata.labels.clone();
+                    entry.object = updated.clone();
+                    let old = if spec_changed {
+                        let old = entry.supervisor.take();
+                        entry.supervisor =
+                            Some(Supervisor::start(self.shared.clone(), updated.clone()));
+                        old
+                    } else {
+                        None
+                    };
+                    self.shared
+                        .emit(WatchEvent::Modified(updated.clone()), Some(previous_labels));
+                    (change, updated, old)
+                }
+            }
+        };
+        if let Some(old) = old_supervisor {
+            // The new incarnation already runs beside the old one for a moment; the old one's
+            // reports are ignored (its generation is stale). Stop it with its grace period.
+            let left = old.stop(result.spec.termination_grace_period).await;
+            if !left.is_empty() {
+                tracing::warn!(backend = BACKEND, group = %name, ?left, "processes survived SIGKILL");
+            }
+        }
+        Ok(ApplyOutcome {
+            object: result,
+            change,
+        })
+    }
+
+    async fn get(&self, name: &str) -> Result<ContainerGroup> {
+        self.shared
+            .objects()
+            .get(name)
+            .map(|e| e.object.clone())
+            .ok_or_else(|| not_found(name))
+    }
+
+    async fn list(&self, params: &ListParams) -> Result<ObjectList<ContainerGroupSpec>> {
+        let objects = self.shared.objects();
+        let after = params.continue_token.as_deref();
+        let mut items: Vec<ContainerGroup> = objects
+            .range::<str, _>((
+                after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(_, e)| &e.object)
+            .filter(|o| params.selector.matches(&o.metadata.labels))
+            .take(
+                params
+                    .limit
+                    .map_or(usize::MAX, |l| l as usize)
+                    .saturating_add(1),
+            )
+            .cloned()
+            .collect();
+        let continue_token = match params.limit {
+            Some(limit) if items.len() > limit as usize => {
+                items.truncate(limit as usize);
+                items.last().map(|o| o.name().to_owned())
+            }
+            _ => None,
+        };
+        Ok(ObjectList {
+            items,
+            continue_token,
+        })
+    }
+
+    async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
+        let entry = self.shared.objects().remove(name);
+        let Some(mut entry) = entry else {
+            if self.foreign(name)? {
+                return Err(Self::conflict(name));
+            }
+            return Err(not_found(name));
+        };
+        let grace = options
+            .grace_period
+            .unwrap_or(entry.object.spec.termination_grace_period);
+        if let Some(supervisor) = entry.supervisor.take() {
+            let left = supervisor.stop(grace).await;
+            if !left.is_empty() {
+                // Put it back: it is not gone, and deleting its record would orphan processes.
+                let pids = format!("{left:?}");
+                self.shared.objects().insert(name.to_owned(), entry);
+                return Err(Error::backend(
+                    BACKEND,
+                    format!("processes {pids} of group {name} survived SIGKILL"),
+                ));
+            }
+        }
+        self.shared.store.remove(name).map_err(io_error)?;
+        let objects = self.shared.objects();
+        let labels = entry.object.metadata.labels.clone();
+        self.shared
+            .emit(WatchEvent::Deleted(entry.object), Some(labels));
+        drop(objects);
+        Ok(())
+    }
+
+    async fn watch(&self, selector: &LabelSelector) -> Result<WatchStream<ContainerGroupSpec>> {
+        Ok(crate::watch::stream(self.shared.clone(), selector.clone()))
+    }
+}
+
+#[async_trait]
+impl ContainerGroups for LocalGroups {
+    async fn logs(&self, name: &str, container: &str, options: &LogOptions) -> Result<String> {
+        let known = self
+            .shared
+            .objects()
+            .get(name)
+            .map(|e| e.object.spec.containers.iter().any(|c| c.name == container));
+        match known {
+            None => return Err(not_found(name)),
+            Some(false) => {
+                return Err(Error::invalid(
+                    "container",
+                    format!("group {name} has no container {container:?}"),
+                ));
+            }
+            Some(true) => {}
+        }
+        let path = self.shared.store.log_file(name, container);
+        let text = match tokio::fs::read(&path).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io_error(e)),
+        };
+        Ok(match options.tail {
+            Some(n) => tail(&text, n),
+            None => text,
+        })
+    }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    let mut out = lines[start..].join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+/// Grace used when stopping every group at shutdown.
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(tail("a\nb\n", 5), "a\nb\n");
+        assert_eq!(tail("", 3), "");
+    }
+}

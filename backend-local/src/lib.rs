@@ -1,0 +1,247 @@
+//! # tars-backend-local
+//!
+//! The embedded backend: no cluster, just this host. A container group is a process group, one
+//! child process per container running its `command` + `args` (the image is recorded, not
+//! pulled); each named port gets a free port on 127.0.0.1, passed as `PORT_<NAME>` and
+//! reported in the endpoints; stdout and stderr go to a log file per container; readiness checks
+//! drive `ready`; delete sends SIGTERM to the process group, waits the grace period, then
+//! SIGKILL, and returns when no process of the group is left.
+//!
+//! State lives under the state directory of [`LocalConfig`]. When a backend is opened on a state
+//! directory that holds groups (after a restart of the process that embeds tars), any process
+//! of theirs still alive is stopped and the groups are started afresh from their stored spec,
+//! so nothing runs unsupervised.
+//!
+//! ```no_run
+//! # async fn demo() -> tars_api::Result<()> {
+//! use tars_api::Backend;
+//! let backend = tars_backend_local::LocalBackend::open(
+//!     tars_backend_local::LocalConfig::new("/tmp/tars-state"),
+//! ).await?;
+//! println!("{:?}", backend.capabilities().await?);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod config;
+mod groups;
+mod host;
+mod probe;
+mod process;
+mod secret;
+mod shared;
+mod store;
+mod supervisor;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tars_api::capability::{Capabilities, Feature, Support};
+use tars_api::unsupported::UnsupportedApi;
+use tars_api::{
+    Backend, ContainerGroups, CronJobSpec, CronJobs, DeploymentSpec, Deployments, Error, Result,
+};
+
+pub use config::{DEFAULT_INSTANCE, LocalConfig};
+pub use groups::LocalGroups;
+pub use secret::env_name as secret_env_name;
+
+use shared::{Entry, Shared};
+use supervisor::Supervisor;
+
+/// The backend's name, as in errors and the conformance matrix.
+pub const BACKEND: &str = "local";
+
+/// The embedded backend.
+pub struct LocalBackend {
+    shared: Arc<Shared>,
+    groups: LocalGroups,
+    deployments: UnsupportedApi<DeploymentSpec>,
+    cron_jobs: UnsupportedApi<CronJobSpec>,
+}
+
+impl std::fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBackend")
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl LocalBackend {
+    /// Opens the state directory (creating it), takes over the groups this instance owns
+    /// there, and starts supervising them. Must run inside a tokio runtime.
+    pub async fn open(config: LocalConfig) -> Result<Self> {
+        let store = store::Store::open(config.state_dir()).map_err(|e| {
+            Error::invalid(
+                "state_dir",
+                format!("{}: {e}", config.state_dir().display()),
+            )
+        })?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| Error::backend(BACKEND, e))?;
+        let shared = Arc::new(Shared::new(config, store, http));
+        recover(&shared).await?;
+        Ok(LocalBackend {
+            groups: LocalGroups {
+                shared: shared.clone(),
+            },
+            deployments: UnsupportedApi::new(
+                Feature::Deployments,
+                BACKEND,
+                "deployments on the embedded backend arrive with tars' rollout engine",
+            ),
+            cron_jobs: UnsupportedApi::new(
+                Feature::CronJobs,
+                BACKEND,
+                "cron jobs on the embedded backend arrive with tars' cron engine",
+            ),
+            shared,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LocalConfig {
+        &self.shared.config
+    }
+}
+
+/// Stops what a previous tars process left running and restarts this instance's groups.
+async fn recover(shared: &Arc<Shared>) -> Result<()> {
+    let io = |e: std::io::Error| Error::backend(BACKEND, e);
+    let instance = shared.config.instance_id().to_owned();
+    for name in shared.store.names().map_err(io)? {
+        let Some(mut object) = shared.store.load(&name).map_err(io)? else {
+            continue;
+        };
+        if !object.metadata.is_owned_by(&instance) {
+            continue;
+        }
+        if let Some(record) = shared.store.load_runtime(&name).map_err(io)? {
+            let alive = record.processes.iter().any(|(pid, ticks)| {
+                process::read_stat(*pid)
+                    .is_some_and(|s| s.start_ticks == *ticks && s.pgrp == record.pgid)
+            });
+            if alive {
+                tracing::info!(backend = BACKEND, group = %name, pgid = record.pgid, "stopping processes left by a previous tars process");
+                let grace = object
+                    .spec
+                    .termination_grace_period
+                    .min(Duration::from_secs(10));
+                process::terminate_group(record.pgid, grace)
+                    .await
+                    .map_err(io)?;
+            }
+        }
+        object.status = None;
+        let supervisor = Supervisor::start(shared.clone(), object.clone());
+        shared.objects().insert(
+            name,
+            Entry {
+                object,
+                supervisor: Some(supervisor),
+            },
+        );
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    fn name(&self) -> &str {
+        BACKEND
+    }
+
+    fn instance(&self) -> &str {
+        self.shared.config.instance_id()
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities> {
+        Ok(capabilities())
+    }
+
+    fn container_groups(&self) -> &dyn ContainerGroups {
+        &self.groups
+    }
+
+    fn deployments(&self) -> &dyn Deployments {
+        &self.deployments
+    }
+
+    fn cron_jobs(&self) -> &dyn CronJobs {
+        &self.cron_jobs
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        let supervisors: Vec<Supervisor> = self
+            .shared
+            .objects()
+            .values_mut()
+            .filter_map(|e| e.supervisor.take())
+            .collect();
+        for s in supervisors {
+            s.stop(groups::SHUTDOWN_GRACE).await;
+        }
+        Ok(())
+    }
+}
+
+/// What the embedded backend supports.
+pub fn capabilities() -> Capabilities {
+    use Feature::*;
+    let cgroups =
+        "this host gives tars no cgroup v2 controllers: cpu and memory limits cannot be enforced";
+    Capabilities::new()
+        .native(&[
+            ContainerGroups,
+            Watch,
+            DryRun,
+            Selectors,
+            Paging,
+            Logs,
+            Secrets,
+            ReadinessChecks,
+            LivenessChecks,
+            RestartPolicy,
+            PlacementConstraints,
+        ])
+        .with(
+            ImageEntrypoint,
+            Support::Unsupported("host processes need a command; images are not run".into()),
+        )
+        .with(
+            Spread,
+            Support::Unsupported("a single host: nothing to spread over".into()),
+        )
+        .unsupported(&[CpuLimits, MemoryLimits], cgroups)
+        .unsupported(
+            &[
+                Deployments,
+                RollingUpdate,
+                Batches,
+                Gates,
+                Rollback,
+                AutoRollback,
+                PauseResume,
+                Scale,
+            ],
+            "arrives with tars' rollout engine",
+        )
+        .unsupported(
+            &[
+                CronJobs,
+                TimeZones,
+                SecondsSchedules,
+                Iso8601Schedules,
+                Parents,
+                Concurrency,
+                Retries,
+                Trigger,
+            ],
+            "arrives with tars' cron engine",
+        )
+}

@@ -1,0 +1,166 @@
+//! Host processes: starting a container's process in the group's process group, signalling a
+//! whole group, and finding what is left of it in `/proc`.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+/// What to start for one container.
+#[derive(Debug)]
+pub(crate) struct Launch<'a> {
+    pub(crate) program: &'a str,
+    pub(crate) args: Vec<String>,
+    /// The complete environment (nothing is inherited but what is listed).
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) working_dir: &'a Path,
+    pub(crate) log_file: &'a Path,
+}
+
+/// Starts a process; it joins process group `pgid` when one is given and still has members,
+/// and leads a new group otherwise. Returns the child and the group it is in.
+pub(crate) fn spawn(launch: &Launch<'_>, pgid: Option<i32>) -> std::io::Result<(Child, i32)> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(launch.log_file)?;
+    let start = |group: i32| -> std::io::Result<Child> {
+        let log_err: File = log.try_clone()?;
+        let log_out: File = log.try_clone()?;
+        Command::new(launch.program)
+            .args(&launch.args)
+            .env_clear()
+            .envs(&launch.env)
+            .current_dir(launch.working_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log_out))
+            .stderr(Stdio::from(log_err))
+            .process_group(group)
+            .kill_on_drop(false)
+            .spawn()
+    };
+    if let Some(pgid) = pgid {
+        match start(pgid) {
+            Ok(child) => return Ok((child, pgid)),
+            // The group has no member left (EPERM from setpgid): lead a new one below.
+            Err(e) if e.raw_os_error() == Some(Errno::EPERM as i32) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let child = start(0)?;
+    let pid = child
+        .id()
+        .and_then(|p| i32::try_from(p).ok())
+        .ok_or_else(|| std::io::Error::other("the new process has no pid"))?;
+    Ok((child, pid))
+}
+
+/// Sends `signal` to every process of group `pgid`; a group that is already gone is fine.
+pub(crate) fn signal_group(pgid: i32, signal: Signal) -> std::io::Result<()> {
+    match killpg(Pid::from_raw(pgid), signal) {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)),
+    }
+}
+
+/// Pids of the live (not zombie) processes whose process group is `pgid`.
+pub(crate) fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if read_stat(pid).is_some_and(|s| s.pgrp == pgid && s.state != 'Z') {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The fields of `/proc/<pid>/stat` tars needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stat {
+    pub(crate) state: char,
+    pub(crate) pgrp: i32,
+    /// Start time in clock ticks since boot: with the pid, identifies one process for good.
+    pub(crate) start_ticks: u64,
+}
+
+/// Reads `/proc/<pid>/stat`.
+pub(crate) fn read_stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+fn parse_stat(text: &str) -> Option<Stat> {
+    // The command name (field 2) may contain spaces and parentheses: fields after it start
+    // after the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest[0] is field 3 (state); pgrp is field 5, starttime field 22.
+    Some(Stat {
+        state: fields.first()?.chars().next()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        start_ticks: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// Stops group `pgid`: SIGTERM, up to `grace` for it to empty, then SIGKILL and up to five
+/// seconds more. Returns the pids still alive after that (none, normally).
+pub(crate) async fn terminate_group(pgid: i32, grace: Duration) -> std::io::Result<Vec<i32>> {
+    signal_group(pgid, Signal::SIGTERM)?;
+    if wait_empty(pgid, grace).await {
+        return Ok(Vec::new());
+    }
+    signal_group(pgid, Signal::SIGKILL)?;
+    wait_empty(pgid, Duration::from_secs(5)).await;
+    Ok(group_members(pgid))
+}
+
+async fn wait_empty(pgid: i32, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if group_members(pgid).is_empty() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_survives_odd_command_names() {
+        let line = "4242 (my (odd) prog) S 1 4240 4240 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100";
+        let s = parse_stat(line).expect("parses");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.pgrp, 4240);
+        assert_eq!(s.start_ticks, 987654);
+    }
+
+    #[test]
+    fn own_process_is_found_in_proc() {
+        let me = std::process::id() as i32;
+        let s = read_stat(me).expect("own stat");
+        assert!(s.start_ticks > 0);
+        assert!(group_members(s.pgrp).contains(&me));
+    }
+}

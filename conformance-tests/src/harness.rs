@@ -1,0 +1,84 @@
+//! The test binary's `main`: each case a libtest trial (so `cargo test` and `cargo nextest`
+//! both run, filter and report them), each writing its cell.
+
+use std::future::Future;
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::cases::CASES;
+use crate::matrix;
+use crate::{Outcome, Target};
+
+/// The longest a case may take.
+pub const CASE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Runs the suite for `column`. `make` builds a fresh target for each case, or says why the
+/// column cannot run here (no engine configured): then every case is reported `not run` with
+/// that reason, as an ignored trial — never as passed.
+///
+/// A trial fails when its cell's status differs from the committed expectation in
+/// `conformance-tests/expected/<column>.md`.
+pub fn run<F, Fut>(column: &'static str, make: F) -> !
+where
+    F: Fn() -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<Box<dyn Target>, String>> + Send,
+{
+    let args = Arguments::from_args();
+    let expected = matrix::expected(column);
+    let trials = CASES
+        .iter()
+        .map(|case| {
+            let make = make.clone();
+            let want = expected.get(case.name).cloned();
+            let name = case.name;
+            let run = case.run;
+            Trial::test(name, move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Failed::from(format!("tokio runtime: {e}")))?;
+                let outcome = runtime.block_on(async {
+                    let target = match make().await {
+                        Ok(t) => t,
+                        Err(why) => return Outcome::NotRun(why),
+                    };
+                    let outcome = match tokio::time::timeout(CASE_TIMEOUT, run(&*target)).await {
+                        Ok(o) => o,
+                        Err(_) => Outcome::Fail(format!("did not finish within {CASE_TIMEOUT:?}")),
+                    };
+                    target.close().await;
+                    outcome
+                });
+                runtime.shutdown_timeout(Duration::from_secs(5));
+                record(column, name, &outcome)?;
+                let got = outcome.status();
+                let want_status = want.as_deref().map(matrix::status_of);
+                match want_status {
+                    Some(w) if w == got => {
+                        if got == "fail" {
+                            eprintln!("{column}/{name}: failing, as expected: {outcome}");
+                        }
+                        Ok(())
+                    }
+                    Some(w) => Err(Failed::from(format!(
+                        "{column}/{name}: expected `{w}`, got `{outcome}`"
+                    ))),
+                    None => Err(Failed::from(format!(
+                        "{column}/{name}: got `{outcome}`, but {} has no row for this case",
+                        matrix::expected_path(column).display()
+                    ))),
+                }
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit()
+}
+
+fn record(column: &str, case: &str, outcome: &Outcome) -> Result<(), Failed> {
+    let dir = matrix::cells_dir(column);
+    std::fs::create_dir_all(&dir).map_err(|e| Failed::from(format!("{}: {e}", dir.display())))?;
+    let path = dir.join(format!("{case}.txt"));
+    std::fs::write(&path, outcome.cell())
+        .map_err(|e| Failed::from(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,40 @@
+//! What a backend's test binary hands the suite.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tars_api::Backend;
+use tars_api::layer::CallCounts;
+
+/// A backend under test, with the engine-specific probes the generic cases need.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// The matrix column (`local`, `k8s`, `mesos`, `chronos-double`, `openstack`).
+    fn column(&self) -> &str;
+
+    /// The backend as a user gets it from `tars::connect`: the validation layer outermost,
+    /// then a call-counting layer, then the raw backend.
+    fn backend(&self) -> Arc<dyn Backend>;
+
+    /// The counts of the call-counting layer beneath validation.
+    fn calls(&self) -> CallCounts;
+
+    /// Anything of group `name` still present on the engine after its deletion (processes,
+    /// pods, tasks, servers), described for a failure message. Empty when nothing is left.
+    async fn leftovers(&self, name: &str) -> Result<Vec<String>, String>;
+
+    /// Creates, directly on the engine and not through this tars instance, a group named
+    /// `name` that belongs to someone else (no tars ownership stamp of this instance).
+    async fn plant_foreign_group(&self, name: &str) -> Result<(), String>;
+
+    /// Whether the endpoints a backend reports can be reached from the test process (false
+    /// where the engine only simulates its nodes).
+    fn endpoints_reachable(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Releases what the target holds (stops the backend's background tasks).
+    async fn close(&self) {
+        let _ = self.backend().shutdown().await;
+    }
+}

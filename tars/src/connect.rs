@@ -1,0 +1,87 @@
+//! `connect(url)`: a backend chosen by configuration alone.
+
+use std::sync::Arc;
+
+use tars_api::layer::{Layered, Validate};
+use tars_api::{Backend, Error, Result};
+
+use crate::url::BackendUrl;
+
+/// Connects to the backend a URL names (see [`crate::url`]) and returns it behind the
+/// validation layer, so that invalid input is refused before any call reaches the engine.
+///
+/// A malformed URL or an unknown scheme is `Error::Invalid`; a scheme whose cargo feature is
+/// off in this build says which feature to enable.
+pub async fn connect(url: &str) -> Result<Arc<dyn Backend>> {
+    let raw = connect_raw(&BackendUrl::parse(url)?).await?;
+    Ok(Arc::new(Layered::new(raw, Validate)))
+}
+
+/// [`connect`], then `wrap` applied to the raw backend beneath the validation layer (to add a
+/// call counter, for example).
+pub async fn connect_with(
+    url: &str,
+    wrap: impl FnOnce(Arc<dyn Backend>) -> Arc<dyn Backend>,
+) -> Result<Arc<dyn Backend>> {
+    let raw = connect_raw(&BackendUrl::parse(url)?).await?;
+    Ok(Arc::new(Layered::new(wrap(raw), Validate)))
+}
+
+async fn connect_raw(url: &BackendUrl) -> Result<Arc<dyn Backend>> {
+    match url {
+        #[cfg(feature = "local")]
+        BackendUrl::Local(u) => {
+            let config = tars_backend_local::LocalConfig::from_url(u)?;
+            Ok(Arc::new(
+                tars_backend_local::LocalBackend::open(config).await?,
+            ))
+        }
+        other => Err(not_built(other.scheme())),
+    }
+}
+
+fn not_built(scheme: &str) -> Error {
+    let available = if cfg!(feature = "local") {
+        "local"
+    } else {
+        "none"
+    };
+    Error::invalid(
+        "url.scheme",
+        format!(
+            "the {scheme} backend is not in this build of tars (built in: {available}); \
+             enable the tars crate's `{scheme}` cargo feature"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_backend_not_built_in_names_its_feature() {
+        let e = connect("k8s://?context=kind")
+            .await
+            .err()
+            .expect("not built");
+        assert_eq!(e.field(), Some("url.scheme"));
+        assert!(e.to_string().contains("`k8s` cargo feature"), "{e}");
+    }
+
+    #[cfg(feature = "local")]
+    #[tokio::test]
+    async fn local_urls_open_the_embedded_backend_behind_validation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("local://{}?instance=svc-a", dir.path().display());
+        let backend = connect(&url).await.expect("opens");
+        assert_eq!(backend.name(), "local");
+        assert_eq!(backend.instance(), "svc-a");
+        let e = backend
+            .container_groups()
+            .get("Not_A_Name")
+            .await
+            .expect_err("validated");
+        assert_eq!(e.field(), Some("name"));
+    }
+}
