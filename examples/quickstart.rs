@@ -1,0 +1,214 @@
+//! Quickstart: run a two-container group on this machine with the embedded backend, watch it
+//! become ready, look at its endpoints and logs, and delete it.
+//!
+//! ```text
+//! cargo run --example quickstart                       # embedded backend, state in a temp dir
+//! cargo run --example quickstart -- --backend URL      # another backend (see tars::url)
+//! cargo run --example quickstart -- --keep             # leave the group running for inspection
+//! ```
+
+use std::time::{Duration, Instant};
+
+use tars::api::{ApplyOptions, DeleteOptions, LogOptions};
+use tars::conditions::is_group_ready;
+use tars::group::{PortRef, Probe, ProbeAction};
+use tars::{Backend, Container, ContainerGroup, ContainerGroupSpec, Error, Feature};
+
+const NAME: &str = "quickstart";
+
+/// The web server: Python's own HTTP server on the port tars gives it.
+fn server() -> Container {
+    Container::new(
+        "web",
+        "python:3.12-slim",
+        &["sh", "-c", "exec python3 -m http.server \"$PORT_HTTP\" --bind 127.0.0.1"],
+    )
+    .with_port("http", Some(8000))
+    .with_readiness(
+        Probe::new(ProbeAction::HttpGet {
+            port: PortRef::Name("http".into()),
+            path: "/".into(),
+        })
+        .every(Duration::from_millis(250)),
+    )
+}
+
+/// A sidecar that polls the server every second and logs what it sees.
+fn poller() -> Container {
+    let script = r#"
+import os, time, urllib.request
+url = "http://127.0.0.1:%s/" % os.environ["PORT_HTTP"]
+while True:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            print("poller: GET", url, "->", r.status, flush=True)
+    except Exception as e:
+        print("poller: GET", url, "failed:", e, flush=True)
+    time.sleep(1)
+"#;
+    Container::new("poller", "python:3.12-slim", &["python3", "-c", script])
+}
+
+struct Args {
+    backend: Option<String>,
+    keep: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        backend: None,
+        keep: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--backend" => args.backend = Some(it.next().ok_or("--backend needs a URL")?),
+            "--keep" => args.keep = true,
+            "-h" | "--help" => {
+                println!("usage: quickstart [--backend URL] [--keep]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let args = parse_args()?;
+    // The embedded backend keeps its state in a temporary directory unless told otherwise.
+    let state = tempfile::tempdir()?;
+    let url = match &args.backend {
+        Some(url) => url.clone(),
+        None => format!("local://{}", state.path().display()),
+    };
+    println!("tars quickstart: backend {url}");
+    let backend = tars::connect(&url).await?;
+    let caps = backend.capabilities().await?;
+
+    let group = ContainerGroup::new(NAME, ContainerGroupSpec::new(vec![server(), poller()]))
+        .with_label("app", "quickstart");
+    let plan = backend
+        .container_groups()
+        .apply(&group, ApplyOptions::dry_run())
+        .await?;
+    println!("plan (dry run): {:?}", plan.change);
+    let applied = backend
+        .container_groups()
+        .apply(&group, ApplyOptions::default())
+        .await?;
+    println!(
+        "applied {NAME}: {:?}, generation {}",
+        applied.change,
+        applied.object.metadata.generation.unwrap_or(0)
+    );
+
+    let started = Instant::now();
+    let mut last = String::new();
+    let ready = tars::wait::wait_for(
+        backend.container_groups(),
+        NAME,
+        is_group_ready(),
+        Duration::from_secs(45),
+        |o| {
+            let line = describe(o);
+            if line != last {
+                println!("  [{:>5.1}s] {line}", started.elapsed().as_secs_f64());
+                last = line;
+            }
+        },
+    )
+    .await?
+    .ok_or("the group vanished while waiting")?;
+    let status = ready.status.clone().unwrap_or_default();
+    println!(
+        "ready after {:.1}s: phase {:?}, host {}",
+        started.elapsed().as_secs_f64(),
+        status.phase,
+        status.host.as_deref().unwrap_or("?")
+    );
+    for c in &status.containers {
+        println!(
+            "  container {:<7} ready={} restarts={}",
+            c.name, c.ready, c.restart_count
+        );
+    }
+    for e in &status.endpoints {
+        println!("  endpoint {}/{} -> http://{e}/", e.container, e.port_name);
+    }
+
+    // Give the poller a moment to reach the server, then show its log.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    show_logs(&*backend, caps.supports(Feature::Logs)).await?;
+
+    if args.keep {
+        println!(
+            "--keep: {NAME} stays running; inspect it with the engine's own tools, and delete it with tars when done"
+        );
+        if args.backend.is_none() {
+            let kept = state.keep();
+            println!("state directory kept at {}", kept.display());
+        }
+        backend.shutdown().await?;
+        return Ok(());
+    }
+    let t = Instant::now();
+    backend
+        .container_groups()
+        .delete(NAME, DeleteOptions::default())
+        .await?;
+    match backend.container_groups().get(NAME).await {
+        Err(Error::NotFound { .. }) => println!(
+            "deleted {NAME} in {:.2}s; nothing of it is left",
+            t.elapsed().as_secs_f64()
+        ),
+        other => return Err(format!("{NAME} still there after delete: {other:?}").into()),
+    }
+    backend.shutdown().await?;
+    Ok(())
+}
+
+async fn show_logs(backend: &dyn Backend, supported: bool) -> Result<(), Error> {
+    if !supported {
+        println!("logs: this backend ({}) offers no container logs", backend.name());
+        return Ok(());
+    }
+    for container in ["web", "poller"] {
+        let text = backend
+            .container_groups()
+            .logs(NAME, container, &LogOptions { tail: Some(3) })
+            .await?;
+        println!("last lines of {container}:");
+        for line in text.lines() {
+            println!("  | {line}");
+        }
+    }
+    Ok(())
+}
+
+fn describe(o: Option<&ContainerGroup>) -> String {
+    let Some(s) = o.and_then(|o| o.status.as_ref()) else {
+        return "accepted, waiting for status".to_owned();
+    };
+    let containers: Vec<String> = s
+        .containers
+        .iter()
+        .map(|c| {
+            let state = match &c.state {
+                tars::group::ContainerState::Waiting { reason } => format!("waiting ({reason})"),
+                tars::group::ContainerState::Running { .. } if c.ready => "ready".to_owned(),
+                tars::group::ContainerState::Running { .. } => "running".to_owned(),
+                tars::group::ContainerState::Terminated(t) => format!("exited ({})", t.reason),
+            };
+            format!("{}: {state}", c.name)
+        })
+        .collect();
+    format!("{:?}, {}", s.phase, containers.join(", "))
+}
