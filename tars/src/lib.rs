@@ -30,3 +30,8 @@ pub use tars_engine::wait;
 /// The embedded backend.
 #[cfg(feature = "local")]
 pub use tars_backend_local as local;
+
+/// The README's code samples, compiled as doctests so they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
