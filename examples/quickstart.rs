@@ -21,7 +21,11 @@ fn server() -> Container {
     Container::new(
         "web",
         "python:3.12-slim",
-        &["sh", "-c", "exec python3 -m http.server \"$PORT_HTTP\" --bind 127.0.0.1"],
+        &[
+            "sh",
+            "-c",
+            "exec python3 -m http.server \"$PORT_HTTP\" --bind 127.0.0.1",
+        ],
     )
     .with_port("http", Some(8000))
     .with_readiness(
@@ -78,8 +82,7 @@ fn parse_args() -> Result<Args, String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
     let args = parse_args()?;
@@ -177,7 +180,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn show_logs(backend: &dyn Backend, supported: bool) -> Result<(), Error> {
     if !supported {
-        println!("logs: this backend ({}) offers no container logs", backend.name());
+        println!(
+            "logs: this backend ({}) offers no container logs",
+            backend.name()
+        );
         return Ok(());
     }
     for container in ["web", "poller"] {
