@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use crate::cases::CASES;
+use crate::cases;
 use crate::matrix;
 use crate::{Outcome, Target};
 
@@ -26,7 +26,7 @@ where
 {
     let args = Arguments::from_args();
     let expected = matrix::expected(column);
-    let trials = CASES
+    let trials = cases::all()
         .iter()
         .map(|case| {
             let make = make.clone();

@@ -1,8 +1,11 @@
 //! # tars-engine
 //!
-//! The backend-neutral machinery of tars that needs a runtime: waiting for conditions now; the
-//! rollout and cron engines and the state store as their issues land. Like kube-runtime next to
-//! kube-core, it builds only on the traits of `tars-api`.
+//! The backend-neutral machinery of tars that needs a runtime, built only on the traits of
+//! `tars-api` (as kube-runtime on kube-core): the [`driver::GroupDriver`] the engines use to
+//! start, stop and observe groups on any backend, the crash-safe [`store`], and
+//! [`wait::wait_for`].
 #![forbid(unsafe_code)]
 
+pub mod driver;
+pub mod store;
 pub mod wait;

@@ -1,40 +1,18 @@
-//! The cases. Each is an `async fn(&dyn Target) -> Outcome` whose name says the behaviour.
+//! Cases about container groups.
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::future::BoxFuture;
 use tars_api::api::{Change, DeleteOptions, ListParams, LogOptions, WatchEvent};
-use tars_api::capability::{Capabilities, Feature};
-use tars_api::conditions::{is_group_ready, is_group_running};
+use tars_api::capability::Feature;
+use tars_api::conditions::is_group_running;
 use tars_api::layer::Operation;
-use tars_api::{
-    ApplyOptions, Backend, ContainerGroup, ContainerGroupSpec, Error, LabelSelector, Object,
-};
+use tars_api::{ApplyOptions, ContainerGroup, ContainerGroupSpec, Error, LabelSelector, Object};
 use tars_engine::wait::wait_for;
 
+use super::*;
 use crate::fixtures::{self, SUITE_LABEL};
 use crate::{Outcome, Target};
-
-/// How long a group may take to become ready.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// One case of the suite.
-pub struct Case {
-    /// The case's name: the behaviour it checks.
-    pub name: &'static str,
-    /// Runs it.
-    pub run: for<'a> fn(&'a dyn Target) -> BoxFuture<'a, Outcome>,
-}
-
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        /// Every case, in matrix order.
-        pub const CASES: &[Case] = &[
-            $(Case { name: stringify!($name), run: |t| Box::pin($name(t)) },)*
-        ];
-    };
-}
 
 cases![
     group_lifecycle,
@@ -49,98 +27,6 @@ cases![
     foreign_object_refused_with_conflict,
     unsupported_features_refused,
 ];
-
-macro_rules! ensure {
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err(format!($($fmt)+));
-        }
-    };
-}
-
-fn e2s(e: Error) -> String {
-    e.to_string()
-}
-
-async fn caps(backend: &dyn Backend) -> Result<Capabilities, String> {
-    backend
-        .capabilities()
-        .await
-        .map_err(|e| format!("capabilities: {e}"))
-}
-
-async fn apply(backend: &dyn Backend, group: &ContainerGroup) -> Result<Change, String> {
-    backend
-        .container_groups()
-        .apply(group, ApplyOptions::default())
-        .await
-        .map(|o| o.change)
-        .map_err(|e| format!("apply {}: {e}", group.name()))
-}
-
-async fn wait_ready(backend: &dyn Backend, name: &str) -> Result<ContainerGroup, String> {
-    wait_for(
-        backend.container_groups(),
-        name,
-        is_group_ready(),
-        READY_TIMEOUT,
-        |_| {},
-    )
-    .await
-    .map_err(|e| format!("{name} never became ready: {e}"))?
-    .ok_or_else(|| format!("{name} vanished while waiting for it"))
-}
-
-/// Deletes `name` and checks that nothing of it is left on the engine.
-async fn delete_and_check_gone(t: &dyn Target, name: &str) -> Result<(), String> {
-    let backend = t.backend();
-    backend
-        .container_groups()
-        .delete(name, DeleteOptions::default())
-        .await
-        .map_err(|e| format!("delete {name}: {e}"))?;
-    match backend.container_groups().get(name).await {
-        Err(Error::NotFound { .. }) => {}
-        other => {
-            return Err(format!(
-                "get after delete of {name}: expected NotFound, got {other:?}"
-            ));
-        }
-    }
-    let left = t.leftovers(name).await?;
-    ensure!(
-        left.is_empty(),
-        "after delete of {name}, still on the engine: {}",
-        left.join(", ")
-    );
-    Ok(())
-}
-
-/// Polls `logs` until `needle` appears, for at most ten seconds.
-async fn wait_log(
-    backend: &dyn Backend,
-    name: &str,
-    container: &str,
-    needle: &str,
-) -> Result<String, String> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = backend
-            .container_groups()
-            .logs(name, container, &LogOptions { tail: Some(50) })
-            .await
-            .map_err(e2s)?;
-        if text.contains(needle) {
-            return Ok(text);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(format!(
-                "{name}/{container} never logged {needle:?}; log tail: {text:?}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// apply → running → ready → logs → delete → gone, with nothing left on the engine.
 pub async fn group_lifecycle(t: &dyn Target) -> Outcome {
