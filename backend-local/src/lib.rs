@@ -57,7 +57,7 @@ pub const BACKEND: &str = "local";
 /// The embedded backend.
 pub struct LocalBackend {
     shared: Arc<Shared>,
-    groups: LocalGroups,
+    groups: Arc<LocalGroups>,
     deployments: UnsupportedApi<DeploymentSpec>,
     cron_jobs: UnsupportedApi<CronJobSpec>,
 }
@@ -84,12 +84,15 @@ impl LocalBackend {
             .no_proxy()
             .build()
             .map_err(|e| Error::backend(BACKEND, e))?;
-        let shared = Arc::new(Shared::new(config, store, http));
+        // Taken first: a second tars process on this state directory fails here, before it
+        // touches anything.
+        let db = tars_engine::store::RedbStore::open(config.state_dir())?;
+        let shared = Arc::new(Shared::new(config, store, Arc::new(db), http));
         recover(&shared).await?;
         Ok(LocalBackend {
-            groups: LocalGroups {
+            groups: Arc::new(LocalGroups {
                 shared: shared.clone(),
-            },
+            }),
             deployments: UnsupportedApi::new(
                 Feature::Deployments,
                 BACKEND,
@@ -107,6 +110,21 @@ impl LocalBackend {
     /// The configuration.
     pub fn config(&self) -> &LocalConfig {
         &self.shared.config
+    }
+
+    /// Stops supervising at once, touching no workload, as a crash of the embedding process
+    /// would: background tasks end, processes keep running. A backend opened afterwards on the
+    /// same state takes over. For tests of crash recovery; use [`Backend::shutdown`] otherwise.
+    pub async fn abandon(&self) {
+        let supervisors: Vec<Supervisor> = self
+            .shared
+            .objects()
+            .values_mut()
+            .filter_map(|e| e.supervisor.take())
+            .collect();
+        for s in supervisors {
+            s.abandon().await;
+        }
     }
 }
 
@@ -165,7 +183,7 @@ impl Backend for LocalBackend {
     }
 
     fn container_groups(&self) -> &dyn ContainerGroups {
-        &self.groups
+        &*self.groups
     }
 
     fn deployments(&self) -> &dyn Deployments {

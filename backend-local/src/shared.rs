@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tars_api::meta::Labels;
 use tars_api::{ContainerGroup, ContainerGroupSpec, ContainerGroupStatus, WatchEvent};
@@ -32,6 +32,9 @@ pub(crate) struct Entry {
 pub(crate) struct Shared {
     pub(crate) config: LocalConfig,
     pub(crate) store: Store,
+    /// The engine's durable state (the lock of the state directory is held through it).
+    #[allow(dead_code)] // read by the rollout and cron engines as they land
+    pub(crate) db: Arc<dyn tars_engine::store::Store>,
     pub(crate) http: reqwest::Client,
     objects: Mutex<BTreeMap<String, Entry>>,
     events: broadcast::Sender<Event>,
@@ -39,11 +42,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: LocalConfig, store: Store, http: reqwest::Client) -> Self {
+    pub(crate) fn new(
+        config: LocalConfig,
+        store: Store,
+        db: Arc<dyn tars_engine::store::Store>,
+        http: reqwest::Client,
+    ) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Shared {
             config,
             store,
+            db,
             http,
             objects: Mutex::new(BTreeMap::new()),
             events,

@@ -42,6 +42,12 @@ impl Supervisor {
         Supervisor { stop, task }
     }
 
+    /// Ends the supervisor without touching its processes (see `LocalBackend::abandon`).
+    pub(crate) async fn abandon(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
     /// Stops the containers (SIGTERM, `grace`, SIGKILL) and the supervisor. Returns the pids
     /// still alive afterwards (none, normally).
     pub(crate) async fn stop(self, grace: Duration) -> Vec<i32> {

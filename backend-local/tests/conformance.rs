@@ -1,7 +1,7 @@
 //! The conformance suite against the embedded backend: the `local` column of the matrix.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use tars_api::Backend;
@@ -9,30 +9,56 @@ use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
 use tars_backend_local::{LocalBackend, LocalConfig};
 use tars_conformance::{Target, fixtures, harness};
 
+const INSTANCE: &str = "conformance";
+
+/// One tars instance: the raw backend and the stack a user gets.
+struct Instance {
+    raw: Arc<LocalBackend>,
+    backend: Arc<dyn Backend>,
+    calls: CallCounts,
+}
+
+impl Instance {
+    async fn open(state: &std::path::Path) -> Result<Self, String> {
+        let raw = Arc::new(
+            LocalBackend::open(LocalConfig::new(state).instance(INSTANCE))
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        let counter = CountCalls::new();
+        let calls = counter.counts();
+        let counted: Arc<dyn Backend> = Arc::new(Layered::new(raw.clone(), counter));
+        let backend: Arc<dyn Backend> = Arc::new(Layered::new(counted, Validate));
+        Ok(Instance {
+            raw,
+            backend,
+            calls,
+        })
+    }
+}
+
 struct LocalTarget {
     _dir: tempfile::TempDir,
     state: PathBuf,
-    backend: Arc<dyn Backend>,
-    calls: CallCounts,
+    /// `None` only while restarting.
+    current: Mutex<Option<Instance>>,
 }
 
 impl LocalTarget {
     async fn make() -> Result<Box<dyn Target>, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let state = dir.path().to_owned();
-        let raw = LocalBackend::open(LocalConfig::new(&state).instance("conformance"))
-            .await
-            .map_err(|e| e.to_string())?;
-        let counter = CountCalls::new();
-        let calls = counter.counts();
-        let counted: Arc<dyn Backend> = Arc::new(Layered::new(Arc::new(raw), counter));
-        let backend: Arc<dyn Backend> = Arc::new(Layered::new(counted, Validate));
+        let current = Mutex::new(Some(Instance::open(&state).await?));
         Ok(Box::new(LocalTarget {
             _dir: dir,
             state,
-            backend,
-            calls,
+            current,
         }))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Instance) -> T) -> T {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        f(current.as_ref().expect("no instance: a restart failed"))
     }
 }
 
@@ -43,11 +69,11 @@ impl Target for LocalTarget {
     }
 
     fn backend(&self) -> Arc<dyn Backend> {
-        self.backend.clone()
+        self.with(|i| i.backend.clone())
     }
 
     fn calls(&self) -> CallCounts {
-        self.calls.clone()
+        self.with(|i| i.calls.clone())
     }
 
     /// Processes whose environment still points at the group's sandbox, and the group's folder.
@@ -91,6 +117,21 @@ impl Target for LocalTarget {
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let json = serde_json::to_vec(&group).map_err(|e| e.to_string())?;
         std::fs::write(dir.join("object.json"), json).map_err(|e| e.to_string())
+    }
+
+    async fn restart(&self) -> Result<(), String> {
+        let old = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or("no instance to restart")?;
+        old.raw.abandon().await;
+        // Every handle on the old instance goes before the new one takes the state lock.
+        drop(old);
+        let fresh = Instance::open(&self.state).await?;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh);
+        Ok(())
     }
 }
 

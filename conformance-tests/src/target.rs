@@ -33,6 +33,16 @@ pub trait Target: Send + Sync {
         Ok(())
     }
 
+    /// Makes this tars instance stop abruptly, as a crash of the process embedding it would
+    /// (no cleanup, workloads left as they are), and starts a new instance on the same state;
+    /// [`Target::backend`] returns the new one afterwards. `Err` says why the target cannot.
+    async fn restart(&self) -> Result<(), String> {
+        Err(format!(
+            "the {} target cannot restart its tars instance",
+            self.column()
+        ))
+    }
+
     /// Releases what the target holds (stops the backend's background tasks).
     async fn close(&self) {
         let _ = self.backend().shutdown().await;
