@@ -1,7 +1,6 @@
 //! The container group API of the embedded backend.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use tars_api::api::{
@@ -108,8 +107,7 @@ impl LocalGroups {
         Ok(self
             .shared
             .store
-            .load(name)
-            .map_err(io_error)?
+            .load(name)?
             .is_some_and(|o| !o.metadata.is_owned_by(instance)))
     }
 
@@ -159,8 +157,8 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
                         });
                     }
                     desired.metadata.resource_version = Some(self.shared.next_version());
-                    self.shared.store.save(&desired).map_err(io_error)?;
-                    let supervisor = Supervisor::start(self.shared.clone(), desired.clone());
+                    self.shared.store.save(&desired)?;
+                    let supervisor = Supervisor::start(self.shared.clone(), desired.clone(), None);
                     objects.insert(
                         name.clone(),
                         Entry {
@@ -198,13 +196,16 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
                         });
                     }
                     updated.metadata.resource_version = Some(self.shared.next_version());
-                    self.shared.store.save(&updated).map_err(io_error)?;
+                    self.shared.store.save(&updated)?;
                     let previous_labels = entry.object.metadata.labels.clone();
                     entry.object = updated.clone();
                     let old = if spec_changed {
                         let old = entry.supervisor.take();
-                        entry.supervisor =
-                            Some(Supervisor::start(self.shared.clone(), updated.clone()));
+                        entry.supervisor = Some(Supervisor::start(
+                            self.shared.clone(),
+                            updated.clone(),
+                            None,
+                        ));
                         old
                     } else {
                         None
@@ -291,7 +292,7 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
                 ));
             }
         }
-        self.shared.store.remove(name).map_err(io_error)?;
+        self.shared.store.remove(name)?;
         let objects = self.shared.objects();
         let labels = entry.object.metadata.labels.clone();
         self.shared
@@ -346,9 +347,6 @@ fn tail(text: &str, n: usize) -> String {
     }
     out
 }
-
-/// Grace used when stopping every group at shutdown.
-pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

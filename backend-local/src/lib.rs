@@ -49,7 +49,7 @@ pub use groups::LocalGroups;
 pub use secret::env_name as secret_env_name;
 
 use shared::{Entry, Shared};
-use supervisor::Supervisor;
+use supervisor::{Adoption, Supervisor};
 
 /// The backend's name, as in errors and the conformance matrix.
 pub const BACKEND: &str = "local";
@@ -74,20 +74,16 @@ impl LocalBackend {
     /// Opens the state directory (creating it), takes over the groups this instance owns
     /// there, and starts supervising them. Must run inside a tokio runtime.
     pub async fn open(config: LocalConfig) -> Result<Self> {
-        let store = store::Store::open(config.state_dir()).map_err(|e| {
-            Error::invalid(
-                "state_dir",
-                format!("{}: {e}", config.state_dir().display()),
-            )
-        })?;
         let http = reqwest::Client::builder()
             .no_proxy()
             .build()
             .map_err(|e| Error::backend(BACKEND, e))?;
         // Taken first: a second tars process on this state directory fails here, before it
         // touches anything.
-        let db = tars_engine::store::RedbStore::open(config.state_dir())?;
-        let shared = Arc::new(Shared::new(config, store, Arc::new(db), http));
+        let db: Arc<dyn tars_engine::store::Store> =
+            Arc::new(tars_engine::store::RedbStore::open(config.state_dir())?);
+        let store = store::Store::open(config.state_dir(), db.clone())?;
+        let shared = Arc::new(Shared::new(config, store, db, http));
         recover(&shared).await?;
         Ok(LocalBackend {
             groups: Arc::new(LocalGroups {
@@ -112,6 +108,12 @@ impl LocalBackend {
         &self.shared.config
     }
 
+    /// The engine's state store (the database under the state directory), for tools and tests
+    /// that must see or plant state directly.
+    pub fn store(&self) -> Arc<dyn tars_engine::store::Store> {
+        self.shared.db.clone()
+    }
+
     /// Stops supervising at once, touching no workload, as a crash of the embedding process
     /// would: background tasks end, processes keep running. A backend opened afterwards on the
     /// same state takes over. For tests of crash recovery; use [`Backend::shutdown`] otherwise.
@@ -128,35 +130,47 @@ impl LocalBackend {
     }
 }
 
-/// Stops what a previous tars process left running and restarts this instance's groups.
+/// Takes over this instance's groups from a previous tars process on the same state: running
+/// containers are adopted, ended ones collected and handled by their restart policy.
 async fn recover(shared: &Arc<Shared>) -> Result<()> {
-    let io = |e: std::io::Error| Error::backend(BACKEND, e);
     let instance = shared.config.instance_id().to_owned();
-    for name in shared.store.names().map_err(io)? {
-        let Some(mut object) = shared.store.load(&name).map_err(io)? else {
-            continue;
-        };
+    for object in shared.store.groups()? {
         if !object.metadata.is_owned_by(&instance) {
             continue;
         }
-        if let Some(record) = shared.store.load_runtime(&name).map_err(io)? {
-            let alive = record.processes.iter().any(|(pid, ticks)| {
-                process::read_stat(*pid)
-                    .is_some_and(|s| s.start_ticks == *ticks && s.pgrp == record.pgid)
-            });
-            if alive {
-                tracing::info!(backend = BACKEND, group = %name, pgid = record.pgid, "stopping processes left by a previous tars process");
-                let grace = object
-                    .spec
-                    .termination_grace_period
-                    .min(Duration::from_secs(10));
-                process::terminate_group(record.pgid, grace)
-                    .await
-                    .map_err(io)?;
+        let name = object.name().to_owned();
+        let adoption = match shared.store.load_runtime(&name)? {
+            Some(record)
+                if Some(&record.uid) == object.metadata.uid.as_ref()
+                    && Some(record.generation) == object.metadata.generation =>
+            {
+                Some(Adoption {
+                    record,
+                    status: object.status.clone(),
+                })
             }
-        }
-        object.status = None;
-        let supervisor = Supervisor::start(shared.clone(), object.clone());
+            Some(stale) => {
+                // An earlier incarnation (tars died between an update and its restart): stop
+                // whatever is left of it before the current one starts.
+                let alive = stale
+                    .processes
+                    .iter()
+                    .flatten()
+                    .any(|p| process::is_alive(p.pid, p.start_ticks));
+                if let (true, Some(pgid)) = (alive, stale.pgid) {
+                    let grace = object
+                        .spec
+                        .termination_grace_period
+                        .min(Duration::from_secs(10));
+                    process::terminate_group(pgid, grace)
+                        .await
+                        .map_err(|e| Error::backend(BACKEND, e))?;
+                }
+                None
+            }
+            None => None,
+        };
+        let supervisor = Supervisor::start(shared.clone(), object.clone(), adoption);
         shared.objects().insert(
             name,
             Entry {
@@ -194,16 +208,10 @@ impl Backend for LocalBackend {
         &self.cron_jobs
     }
 
+    /// Stops supervising; the groups keep running, and a backend opened later on the same
+    /// state adopts them (see the crate docs).
     async fn shutdown(&self) -> Result<()> {
-        let supervisors: Vec<Supervisor> = self
-            .shared
-            .objects()
-            .values_mut()
-            .filter_map(|e| e.supervisor.take())
-            .collect();
-        for s in supervisors {
-            s.stop(groups::SHUTDOWN_GRACE).await;
-        }
+        self.abandon().await;
         Ok(())
     }
 }

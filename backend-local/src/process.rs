@@ -12,8 +12,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-/// What to start for one container.
-#[derive(Debug)]
+/// What to start for one container. (No `Debug`: the environment holds resolved secrets.)
 pub(crate) struct Launch<'a> {
     pub(crate) program: &'a str,
     pub(crate) args: Vec<String>,
@@ -21,10 +20,20 @@ pub(crate) struct Launch<'a> {
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) working_dir: &'a Path,
     pub(crate) log_file: &'a Path,
+    /// Where the wrapper writes the program's exit code.
+    pub(crate) exit_file: &'a Path,
 }
 
-/// Starts a process; it joins process group `pgid` when one is given and still has members,
-/// and leads a new group otherwise. Returns the child and the group it is in.
+/// The shell that runs each container's program: it stays its parent, so that the exit code
+/// is written to a file even when the tars process that started it is gone (and a new one
+/// adopts the container). SIGTERM, SIGINT and SIGHUP get a no-op handler in the shell only
+/// (handlers, unlike ignored signals, are reset in the program), so the shell outlives the
+/// program on a graceful stop and still records how it ended.
+const WRAPPER: &str = r#"trap : TERM INT HUP; f=$1; shift; "$@"; s=$?; echo "$s" > "$f.tmp" && mv -f "$f.tmp" "$f"; exit "$s""#;
+
+/// Starts a container's program under its wrapper shell; it joins process group `pgid` when
+/// one is given and still has members, and leads a new group otherwise. Returns the child (the
+/// wrapper) and the group it is in.
 pub(crate) fn spawn(launch: &Launch<'_>, pgid: Option<i32>) -> std::io::Result<(Child, i32)> {
     let log = OpenOptions::new()
         .create(true)
@@ -33,7 +42,12 @@ pub(crate) fn spawn(launch: &Launch<'_>, pgid: Option<i32>) -> std::io::Result<(
     let start = |group: i32| -> std::io::Result<Child> {
         let log_err: File = log.try_clone()?;
         let log_out: File = log.try_clone()?;
-        Command::new(launch.program)
+        Command::new("/bin/sh")
+            .arg("-c")
+            .arg(WRAPPER)
+            .arg("tars-container")
+            .arg(launch.exit_file)
+            .arg(launch.program)
             .args(&launch.args)
             .env_clear()
             .envs(&launch.env)
@@ -59,6 +73,28 @@ pub(crate) fn spawn(launch: &Launch<'_>, pgid: Option<i32>) -> std::io::Result<(
         .and_then(|p| i32::try_from(p).ok())
         .ok_or_else(|| std::io::Error::other("the new process has no pid"))?;
     Ok((child, pid))
+}
+
+/// True when process `pid` is the one that started at `start_ticks` and has not exited.
+pub(crate) fn is_alive(pid: i32, start_ticks: u64) -> bool {
+    read_stat(pid).is_some_and(|s| s.start_ticks == start_ticks && s.state != 'Z')
+}
+
+/// The live children of process `pid`.
+pub(crate) fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter(|p| read_stat(*p).is_some_and(|s| s.ppid == pid && s.state != 'Z'))
+        .collect()
+}
+
+/// The exit code a container's wrapper recorded, if it did.
+pub(crate) fn read_exit_code(exit_file: &Path) -> Option<i32> {
+    std::fs::read_to_string(exit_file).ok()?.trim().parse().ok()
 }
 
 /// Sends `signal` to every process of group `pgid`; a group that is already gone is fine.
@@ -94,6 +130,7 @@ pub(crate) fn group_members(pgid: i32) -> Vec<i32> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stat {
     pub(crate) state: char,
+    pub(crate) ppid: i32,
     pub(crate) pgrp: i32,
     /// Start time in clock ticks since boot: with the pid, identifies one process for good.
     pub(crate) start_ticks: u64,
@@ -113,6 +150,7 @@ fn parse_stat(text: &str) -> Option<Stat> {
     // rest[0] is field 3 (state); pgrp is field 5, starttime field 22.
     Some(Stat {
         state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
     })
@@ -152,6 +190,7 @@ mod tests {
         let line = "4242 (my (odd) prog) S 1 4240 4240 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100";
         let s = parse_stat(line).expect("parses");
         assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 1);
         assert_eq!(s.pgrp, 4240);
         assert_eq!(s.start_ticks, 987654);
     }

@@ -1,39 +1,71 @@
-//! The state directory: one folder per group with its object, runtime record and logs.
+//! Where the embedded backend keeps things: group records in the engine's database, and
+//! files (logs, sandboxes, exit codes) under the state directory.
 //!
 //! ```text
-//! <state>/groups/<name>/object.json    the object (spec, metadata, last status), no secret values
-//! <state>/groups/<name>/runtime.json   the process group and pids of the running incarnation
+//! <state>/state.redb                   the database: groups/<name> (the object, last status,
+//!                                      no secret values) and runtime/<name> (pids, ports)
+//! <state>/lock                         held while a tars process has the state open
 //! <state>/groups/<name>/logs/<c>.log   stdout and stderr of container <c>
 //! <state>/groups/<name>/sandbox/       the default working directory of the containers
+//! <state>/groups/<name>/run/<c>.exit   exit code of container <c>'s last run, written by its
+//!                                      wrapper shell: collected even when tars was down
 //! ```
-//! Files are replaced atomically (write to a temporary file, then rename).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tars_api::ContainerGroup;
+use tars_api::{ContainerGroup, Error, Result};
+use tars_engine::store::{Batch, Store as Db, decode};
 
-/// Pids of one running incarnation of a group, enough to find its processes again.
+use crate::BACKEND;
+
+const GROUPS: &str = "groups";
+const RUNTIME: &str = "runtime";
+
+/// One running container process, enough to find it again after a restart of tars.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct RuntimeRecord {
-    /// The process group of the containers.
-    pub(crate) pgid: i32,
-    /// (pid, start time in ticks) of each process started.
-    pub(crate) processes: Vec<(i32, u64)>,
+pub(crate) struct ProcessRecord {
+    /// Pid of the container's wrapper shell.
+    pub(crate) pid: i32,
+    /// Its start time in clock ticks since boot: the pair identifies the process for good.
+    pub(crate) start_ticks: u64,
+    /// When it started.
+    pub(crate) started_at: Option<jiff::Timestamp>,
 }
 
-/// The file layout under a state directory.
-#[derive(Debug, Clone)]
+/// What runs for one incarnation of a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RuntimeRecord {
+    /// The incarnation: the object's uid and generation.
+    pub(crate) uid: String,
+    pub(crate) generation: u64,
+    /// The process group of the containers.
+    pub(crate) pgid: Option<i32>,
+    /// Host port of each named port.
+    pub(crate) ports: std::collections::BTreeMap<String, u16>,
+    /// Per container (spec order), its running process, if any.
+    pub(crate) processes: Vec<Option<ProcessRecord>>,
+}
+
+/// The database tables and file layout of the embedded backend.
+#[derive(Clone)]
 pub(crate) struct Store {
     root: PathBuf,
+    db: Arc<dyn Db>,
+}
+
+fn io(path: &Path, e: std::io::Error) -> Error {
+    Error::backend(BACKEND, format!("{}: {e}", path.display()))
 }
 
 impl Store {
-    pub(crate) fn open(root: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(root.join("groups"))?;
+    pub(crate) fn open(root: &Path, db: Arc<dyn Db>) -> Result<Self> {
+        let groups = root.join("groups");
+        std::fs::create_dir_all(&groups).map_err(|e| io(&groups, e))?;
         Ok(Store {
             root: root.to_owned(),
+            db,
         })
     }
 
@@ -53,63 +85,64 @@ impl Store {
         self.group_dir(name).join("sandbox")
     }
 
-    /// Names of every group folder, whoever owns it.
-    pub(crate) fn names(&self) -> std::io::Result<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(self.root.join("groups"))? {
-            if let Some(name) = entry?.file_name().to_str() {
-                names.push(name.to_owned());
-            }
+    pub(crate) fn exit_file(&self, name: &str, container: &str) -> PathBuf {
+        self.group_dir(name)
+            .join("run")
+            .join(format!("{container}.exit"))
+    }
+
+    /// Creates the folders of a group.
+    pub(crate) fn prepare_dirs(&self, name: &str) -> Result<()> {
+        for dir in [
+            self.log_dir(name),
+            self.sandbox(name),
+            self.group_dir(name).join("run"),
+        ] {
+            std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
         }
-        names.sort();
-        Ok(names)
+        Ok(())
     }
 
-    pub(crate) fn load(&self, name: &str) -> std::io::Result<Option<ContainerGroup>> {
-        read_json(&self.group_dir(name).join("object.json"))
+    /// Every stored group, whoever owns it.
+    pub(crate) fn groups(&self) -> Result<Vec<ContainerGroup>> {
+        self.db
+            .scan(GROUPS, "")?
+            .into_iter()
+            .map(|(k, v)| decode(GROUPS, &k, &v))
+            .collect()
     }
 
-    pub(crate) fn save(&self, object: &ContainerGroup) -> std::io::Result<()> {
-        let dir = self.group_dir(object.name());
-        std::fs::create_dir_all(dir.join("logs"))?;
-        std::fs::create_dir_all(dir.join("sandbox"))?;
-        write_json(&dir.join("object.json"), object)
+    pub(crate) fn load(&self, name: &str) -> Result<Option<ContainerGroup>> {
+        self.db
+            .get(GROUPS, name)?
+            .map(|v| decode(GROUPS, name, &v))
+            .transpose()
     }
 
-    pub(crate) fn load_runtime(&self, name: &str) -> std::io::Result<Option<RuntimeRecord>> {
-        read_json(&self.group_dir(name).join("runtime.json"))
+    pub(crate) fn save(&self, object: &ContainerGroup) -> Result<()> {
+        self.db
+            .write(Batch::new().put_json(GROUPS, object.name(), object)?)
     }
 
-    pub(crate) fn save_runtime(&self, name: &str, record: &RuntimeRecord) -> std::io::Result<()> {
-        write_json(&self.group_dir(name).join("runtime.json"), record)
+    pub(crate) fn load_runtime(&self, name: &str) -> Result<Option<RuntimeRecord>> {
+        self.db
+            .get(RUNTIME, name)?
+            .map(|v| decode(RUNTIME, name, &v))
+            .transpose()
     }
 
-    pub(crate) fn remove(&self, name: &str) -> std::io::Result<()> {
-        match std::fs::remove_dir_all(self.group_dir(name)) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
+    pub(crate) fn save_runtime(&self, name: &str, record: &RuntimeRecord) -> Result<()> {
+        self.db.write(Batch::new().put_json(RUNTIME, name, record)?)
+    }
+
+    /// Removes a group's records and files.
+    pub(crate) fn remove(&self, name: &str) -> Result<()> {
+        self.db
+            .write(Batch::new().delete(GROUPS, name).delete(RUNTIME, name))?;
+        let dir = self.group_dir(name);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&dir, e)),
+            _ => Ok(()),
         }
     }
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> std::io::Result<Option<T>> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{}: {e}", path.display()),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }

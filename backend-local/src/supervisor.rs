@@ -1,6 +1,7 @@
 //! The supervisor of one incarnation of a group: starts its containers in one process group,
 //! restarts them per the restart policy with capped exponential backoff, runs readiness and
-//! liveness checks, reports status, and stops everything on request.
+//! liveness checks, reports status, and stops everything on request. On start it can adopt the
+//! processes a previous tars process left running (see [`Adoption`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use tokio::task::JoinHandle;
 use crate::probe::{self, ProbeContext};
 use crate::process::{self, Launch};
 use crate::shared::Shared;
-use crate::store::RuntimeRecord;
+use crate::store::{ProcessRecord, RuntimeRecord};
 
 /// First restart delay; doubled for each further restart, up to [`BACKOFF_CAP`].
 const BACKOFF_START: Duration = Duration::from_millis(500);
@@ -27,6 +28,17 @@ const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// A container that ran this long has its backoff reset.
 const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(60);
+/// How often the exit of an adopted process (not a child of this tars process) is checked.
+const ADOPTED_POLL: Duration = Duration::from_millis(100);
+
+/// What a previous tars process left of this incarnation, taken over on start.
+#[derive(Debug, Clone)]
+pub(crate) struct Adoption {
+    /// Its pids and ports.
+    pub(crate) record: RuntimeRecord,
+    /// The status last stored, for restart counts.
+    pub(crate) status: Option<ContainerGroupStatus>,
+}
 
 /// Handle of a running supervisor.
 pub(crate) struct Supervisor {
@@ -35,14 +47,20 @@ pub(crate) struct Supervisor {
 }
 
 impl Supervisor {
-    /// Starts supervising `object` (its uid and generation must be set).
-    pub(crate) fn start(shared: Arc<Shared>, object: ContainerGroup) -> Supervisor {
+    /// Starts supervising `object` (its uid and generation must be set), adopting what a
+    /// previous tars process left when `adoption` is given.
+    pub(crate) fn start(
+        shared: Arc<Shared>,
+        object: ContainerGroup,
+        adoption: Option<Adoption>,
+    ) -> Supervisor {
         let (stop, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(run(shared, object, stop_rx));
+        let task = tokio::spawn(run(shared, object, adoption, stop_rx));
         Supervisor { stop, task }
     }
 
-    /// Ends the supervisor without touching its processes (see `LocalBackend::abandon`).
+    /// Ends the supervisor without touching its processes, which a later tars process adopts
+    /// (see `LocalBackend::abandon` and `Backend::shutdown`).
     pub(crate) async fn abandon(self) {
         self.task.abort();
         let _ = self.task.await;
@@ -80,7 +98,19 @@ struct Prepared {
     sandbox: PathBuf,
 }
 
-type ExitFuture = BoxFuture<'static, (usize, u64, std::io::Result<std::process::ExitStatus>)>;
+/// How a container's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// The program exited with this code (128 + n when signal n ended it).
+    Code(i32),
+    /// The wrapper itself was ended by this signal.
+    Signal(i32),
+    /// It vanished without recording how (the host rebooted, or it was killed with its wrapper
+    /// while tars was down).
+    Lost,
+}
+
+type ExitFuture = BoxFuture<'static, (usize, u64, Exit)>;
 
 struct Run {
     shared: Arc<Shared>,
@@ -107,12 +137,13 @@ struct Run {
 async fn run(
     shared: Arc<Shared>,
     object: ContainerGroup,
+    adoption: Option<Adoption>,
     mut stop: oneshot::Receiver<Duration>,
 ) -> Vec<i32> {
     let n = object.spec.containers.len();
     let uid = object.metadata.uid.clone().unwrap_or_default();
     let generation = object.metadata.generation.unwrap_or_default();
-    let mut status = ContainerGroupStatus {
+    let status = ContainerGroupStatus {
         phase: GroupPhase::Pending,
         containers: object
             .spec
@@ -129,9 +160,11 @@ async fn run(
         host: Some(shared.config.address().to_owned()),
         ..Default::default()
     };
-    let prepared = match prepare(&shared, &object) {
+    let reuse_ports = adoption.as_ref().map(|a| a.record.ports.clone());
+    let prepared = match prepare(&shared, &object, reuse_ports) {
         Ok(p) => p,
         Err(reason) => {
+            let mut status = status;
             status.message = Some(reason);
             shared.publish_status(object.name(), &uid, generation, status);
             // Nothing started: wait for the stop and leave nothing behind.
@@ -141,6 +174,13 @@ async fn run(
     };
     let (probe_tx, mut probe_rx) = mpsc::channel(64);
     let mut r = Run {
+        runtime: RuntimeRecord {
+            uid: uid.clone(),
+            generation,
+            pgid: None,
+            ports: prepared.ports.clone(),
+            processes: vec![None; n],
+        },
         shared,
         object,
         uid,
@@ -148,7 +188,6 @@ async fn run(
         prepared,
         status,
         pgid: None,
-        runtime: RuntimeRecord::default(),
         pids: vec![None; n],
         runs: vec![0; n],
         started: vec![None; n],
@@ -161,9 +200,11 @@ async fn run(
         timers: FuturesUnordered::new(),
         probe_tx,
     };
-    for i in 0..n {
-        r.start(i);
+    match adoption {
+        Some(adoption) => r.adopt(adoption),
+        None => (0..n).for_each(|i| r.start(i)),
     }
+    r.save_runtime();
     r.publish();
     loop {
         tokio::select! {
@@ -171,24 +212,33 @@ async fn run(
                 let grace = grace.unwrap_or(r.object.spec.termination_grace_period);
                 return r.terminate(grace).await;
             }
-            Some((i, run, result)) = r.exits.next() => r.exited(i, run, result),
-            Some(i) = r.timers.next() => r.start(i),
+            Some((i, run, exit)) = r.exits.next() => r.exited(i, run, exit),
+            Some(i) = r.timers.next() => {
+                r.start(i);
+                r.save_runtime();
+            }
             Some(report) = probe_rx.recv() => r.probe_report(report),
         }
         r.publish();
     }
 }
 
-/// Allocates ports, builds environments, resolves secrets. `Err` is shown in the status.
-fn prepare(shared: &Shared, object: &ContainerGroup) -> Result<Prepared, String> {
+/// Allocates ports (or reuses those of adopted processes), builds environments, resolves
+/// secrets. `Err` is shown in the status.
+fn prepare(
+    shared: &Shared,
+    object: &ContainerGroup,
+    reuse_ports: Option<BTreeMap<String, u16>>,
+) -> Result<Prepared, String> {
     let store = &shared.store;
     let name = object.name();
     let sandbox = store.sandbox(name);
-    std::fs::create_dir_all(&sandbox).map_err(|e| format!("sandbox {}: {e}", sandbox.display()))?;
-    std::fs::create_dir_all(store.log_dir(name)).map_err(|e| format!("log directory: {e}"))?;
-    let mut ports = BTreeMap::new();
+    store.prepare_dirs(name).map_err(|e| e.to_string())?;
+    let mut ports = reuse_ports.unwrap_or_default();
     for port in object.spec.containers.iter().flat_map(|c| &c.ports) {
-        ports.insert(port.name.clone(), free_port(shared.config.address())?);
+        if !ports.contains_key(&port.name) {
+            ports.insert(port.name.clone(), free_port(shared.config.address())?);
+        }
     }
     let mut base = BTreeMap::new();
     for key in ["PATH", "LANG", "LC_ALL", "TZ"] {
@@ -242,19 +292,96 @@ fn backoff(restarts: u32) -> Duration {
         .min(BACKOFF_CAP)
 }
 
+/// Waits for the exit of a process this tars process did not start, by polling.
+fn watch_adopted(i: usize, run: u64, rec: ProcessRecord, exit_file: PathBuf) -> ExitFuture {
+    Box::pin(async move {
+        while process::is_alive(rec.pid, rec.start_ticks) {
+            tokio::time::sleep(ADOPTED_POLL).await;
+        }
+        let exit = process::read_exit_code(&exit_file).map_or(Exit::Lost, Exit::Code);
+        (i, run, exit)
+    })
+}
+
 impl Run {
+    fn name(&self) -> &str {
+        self.object.name()
+    }
+
+    fn save_runtime(&mut self) {
+        self.runtime.pgid = self.pgid;
+        if let Err(e) = self
+            .shared
+            .store
+            .save_runtime(self.object.name(), &self.runtime)
+        {
+            tracing::warn!(backend = "local", group = %self.object.name(), error = %e, "could not record pids");
+        }
+    }
+
+    /// Takes over the processes of a previous tars process: live ones are watched until they
+    /// end; ended ones are collected with the exit code their wrapper recorded (or as lost),
+    /// then handled by the restart policy; containers that never started are started.
+    fn adopt(&mut self, adoption: Adoption) {
+        if let Some(old) = adoption.status {
+            for (cs, old) in self.status.containers.iter_mut().zip(old.containers) {
+                cs.restart_count = old.restart_count;
+                cs.last_termination = old.last_termination;
+            }
+        }
+        self.pgid = adoption.record.pgid;
+        let n = self.object.spec.containers.len();
+        for i in 0..n {
+            let rec = adoption.record.processes.get(i).cloned().flatten();
+            let container = self.object.spec.containers[i].name.clone();
+            let exit_file = self.shared.store.exit_file(self.name(), &container);
+            match rec {
+                Some(rec) if process::is_alive(rec.pid, rec.start_ticks) => {
+                    self.runs[i] += 1;
+                    let run = self.runs[i];
+                    self.pids[i] = Some(rec.pid);
+                    self.ever_started[i] = true;
+                    self.started[i] = Some(tokio::time::Instant::now());
+                    self.status.containers[i].state = ContainerState::Running {
+                        started_at: rec.started_at.unwrap_or_else(jiff::Timestamp::now),
+                    };
+                    self.ready[i] = self.object.spec.containers[i].readiness.is_none();
+                    self.runtime.processes[i] = Some(rec.clone());
+                    tracing::info!(backend = "local", group = %self.name(), %container, pid = rec.pid, "adopted a running container");
+                    self.exits.push(watch_adopted(i, run, rec, exit_file));
+                    self.start_probes(i, run, self.working_dir(i));
+                }
+                Some(rec) => {
+                    // It ended while no tars process was watching.
+                    self.runs[i] += 1;
+                    self.ever_started[i] = true;
+                    let exit = process::read_exit_code(&exit_file).map_or(Exit::Lost, Exit::Code);
+                    tracing::info!(backend = "local", group = %self.name(), %container, pid = rec.pid, ?exit, "a container ended while tars was down");
+                    self.after_exit(i, termination(exit));
+                }
+                None => self.start(i),
+            }
+        }
+    }
+
+    fn working_dir(&self, i: usize) -> PathBuf {
+        self.object.spec.containers[i]
+            .working_dir
+            .as_ref()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.prepared.sandbox.clone())
+    }
+
     fn start(&mut self, i: usize) {
-        let container = &self.object.spec.containers[i];
+        let container = self.object.spec.containers[i].clone();
         let name = self.object.name().to_owned();
         self.runs[i] += 1;
         let run = self.runs[i];
         self.will_restart[i] = false;
-        let working_dir = container
-            .working_dir
-            .as_ref()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| self.prepared.sandbox.clone());
+        let working_dir = self.working_dir(i);
         let log_file = self.shared.store.log_file(&name, &container.name);
+        let exit_file = self.shared.store.exit_file(&name, &container.name);
+        let _ = std::fs::remove_file(&exit_file);
         let Some((program, fixed)) = container.command.split_first() else {
             return; // refused at apply time: no command means no process on this backend
         };
@@ -264,28 +391,35 @@ impl Run {
             env: self.prepared.envs[i].clone(),
             working_dir: &working_dir,
             log_file: &log_file,
+            exit_file: &exit_file,
         };
+        self.ever_started[i] = true;
         match process::spawn(&launch, self.pgid) {
             Ok((mut child, pgid)) => {
                 self.pgid = Some(pgid);
                 let pid = child.id().and_then(|p| i32::try_from(p).ok());
                 self.pids[i] = pid;
-                if let Some(pid) = pid {
-                    let ticks = process::read_stat(pid).map(|s| s.start_ticks).unwrap_or(0);
-                    self.runtime.pgid = pgid;
-                    self.runtime.processes.push((pid, ticks));
-                    if let Err(e) = self.shared.store.save_runtime(&name, &self.runtime) {
-                        tracing::warn!(backend = "local", group = %name, error = %e, "could not record pids");
-                    }
-                }
+                let started_at = jiff::Timestamp::now();
+                self.runtime.processes[i] = pid.map(|pid| ProcessRecord {
+                    pid,
+                    start_ticks: process::read_stat(pid).map_or(0, |s| s.start_ticks),
+                    started_at: Some(started_at),
+                });
                 self.started[i] = Some(tokio::time::Instant::now());
-                self.ever_started[i] = true;
-                self.status.containers[i].state = ContainerState::Running {
-                    started_at: jiff::Timestamp::now(),
-                };
+                self.status.containers[i].state = ContainerState::Running { started_at };
                 self.ready[i] = container.readiness.is_none();
-                self.exits
-                    .push(Box::pin(async move { (i, run, child.wait().await) }));
+                self.exits.push(Box::pin(async move {
+                    use std::os::unix::process::ExitStatusExt;
+                    let exit = match child.wait().await {
+                        Ok(s) => match (s.code(), s.signal()) {
+                            (Some(code), _) => Exit::Code(code),
+                            (None, Some(sig)) => Exit::Signal(sig),
+                            (None, None) => Exit::Lost,
+                        },
+                        Err(_) => Exit::Lost,
+                    };
+                    (i, run, exit)
+                }));
                 tracing::debug!(backend = "local", group = %name, container = %container.name, ?pid, "started");
                 self.start_probes(i, run, working_dir);
             }
@@ -293,7 +427,6 @@ impl Run {
                 let reason = format!("cannot start {program}: {e}");
                 tracing::warn!(backend = "local", group = %name, container = %container.name, %reason);
                 self.status.message = Some(reason);
-                self.ever_started[i] = true;
                 self.after_exit(
                     i,
                     Termination {
@@ -337,39 +470,22 @@ impl Run {
         }
     }
 
-    fn exited(&mut self, i: usize, run: u64, result: std::io::Result<std::process::ExitStatus>) {
+    fn exited(&mut self, i: usize, run: u64, exit: Exit) {
         if run != self.runs[i] {
             return;
         }
-        use std::os::unix::process::ExitStatusExt;
-        let (exit_code, signal) = match &result {
-            Ok(s) => (s.code(), s.signal()),
-            Err(_) => (None, None),
-        };
-        let reason = match (exit_code, signal) {
-            (Some(0), _) => "Completed",
-            (Some(_), _) => "Error",
-            (None, Some(_)) => "Signaled",
-            (None, None) => "Unknown",
-        };
         if self.started[i].is_some_and(|s| s.elapsed() >= BACKOFF_RESET_AFTER) {
             self.consecutive_restarts[i] = 0;
         }
-        self.after_exit(
-            i,
-            Termination {
-                exit_code,
-                signal,
-                reason: reason.into(),
-                finished_at: Some(jiff::Timestamp::now()),
-            },
-        );
+        self.after_exit(i, termination(exit));
+        self.save_runtime();
     }
 
     /// Records the end of container `i` and schedules its restart when the policy says so.
     fn after_exit(&mut self, i: usize, termination: Termination) {
         self.stop_probes(i);
         self.pids[i] = None;
+        self.runtime.processes[i] = None;
         self.ready[i] = false;
         let failed = termination.exit_code != Some(0);
         let restart = match self.object.spec.restart_policy {
@@ -402,10 +518,13 @@ impl Run {
                 self.ready[index] = ready && self.pids[index].is_some();
             }
             ProbeReport::LivenessFailed { index, run, reason } if run == self.runs[index] => {
-                if let Some(pid) = self.pids[index] {
+                if let Some(wrapper) = self.pids[index] {
                     tracing::info!(backend = "local", group = %self.object.name(), container = %self.object.spec.containers[index].name, %reason, "liveness check failed; restarting");
-                    // A hung process may ignore SIGTERM; liveness failure means it is not answering.
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    // A hung program may ignore SIGTERM: a failed liveness check means it no
+                    // longer answers. Its wrapper records the exit and ends.
+                    for pid in process::children_of(wrapper) {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
                 }
             }
             _ => {} // a report of an earlier run of the container
@@ -490,18 +609,37 @@ impl Run {
             self.stop_probes(i);
         }
         let left = match self.pgid {
-            Some(pgid) => process::terminate_group(pgid, grace).await.unwrap_or_else(|e| {
-                tracing::warn!(backend = "local", group = %self.object.name(), error = %e, "could not signal the group");
-                process::group_members(pgid)
-            }),
+            Some(pgid) => process::terminate_group(pgid, grace)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(backend = "local", group = %self.object.name(), error = %e, "could not signal the group");
+                    process::group_members(pgid)
+                }),
             None => Vec::new(),
         };
-        // Reap the direct children so none stays a zombie.
+        // Collect the exits (own children are reaped so none stays a zombie).
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             while self.exits.next().await.is_some() {}
         })
         .await;
         left
+    }
+}
+
+/// The termination a container's exit is reported as.
+fn termination(exit: Exit) -> Termination {
+    let (exit_code, signal, reason) = match exit {
+        Exit::Code(0) => (Some(0), None, "Completed"),
+        Exit::Code(c) if c > 128 => (Some(c), Some(c - 128), "Signaled"),
+        Exit::Code(c) => (Some(c), None, "Error"),
+        Exit::Signal(s) => (None, Some(s), "Signaled"),
+        Exit::Lost => (None, None, "Lost"),
+    };
+    Termination {
+        exit_code,
+        signal,
+        reason: reason.into(),
+        finished_at: Some(jiff::Timestamp::now()),
     }
 }
 

@@ -8,6 +8,7 @@ use tars_api::Backend;
 use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
 use tars_backend_local::{LocalBackend, LocalConfig};
 use tars_conformance::{Target, fixtures, harness};
+use tars_engine::store::Batch;
 
 const INSTANCE: &str = "conformance";
 
@@ -111,12 +112,15 @@ impl Target for LocalTarget {
     }
 
     async fn plant_foreign_group(&self, name: &str) -> Result<(), String> {
+        // Another tars instance's record in the same state, written beneath this one.
         let mut group = fixtures::sleeper(name, "not yours");
         group.metadata.stamp_owner("someone-else");
-        let dir = self.state.join("groups").join(name);
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let json = serde_json::to_vec(&group).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("object.json"), json).map_err(|e| e.to_string())
+        let batch = Batch::new()
+            .put_json("groups", name, &group)
+            .map_err(|e| e.to_string())?;
+        self.with(|i| i.raw.store())
+            .write(batch)
+            .map_err(|e| e.to_string())
     }
 
     async fn restart(&self) -> Result<(), String> {
