@@ -134,10 +134,12 @@ impl LocalBackend {
 /// containers are adopted, ended ones collected and handled by their restart policy.
 async fn recover(shared: &Arc<Shared>) -> Result<()> {
     let instance = shared.config.instance_id().to_owned();
-    for object in shared.store.groups()? {
+    for mut object in shared.store.groups()? {
         if !object.metadata.is_owned_by(&instance) {
             continue;
         }
+        // The stored status is history: the supervisor reports the present.
+        let last_status = object.status.take();
         let name = object.name().to_owned();
         let adoption = match shared.store.load_runtime(&name)? {
             Some(record)
@@ -146,7 +148,7 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
             {
                 Some(Adoption {
                     record,
-                    status: object.status.clone(),
+                    status: last_status,
                 })
             }
             Some(stale) => {

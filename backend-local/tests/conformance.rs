@@ -1,7 +1,8 @@
 //! The conformance suite against the embedded backend: the `local` column of the matrix.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tars_api::Backend;
@@ -20,9 +21,9 @@ struct Instance {
 }
 
 impl Instance {
-    async fn open(state: &std::path::Path) -> Result<Self, String> {
+    async fn open(state: &Path, secrets: &Path) -> Result<Self, String> {
         let raw = Arc::new(
-            LocalBackend::open(LocalConfig::new(state).instance(INSTANCE))
+            LocalBackend::open(config(state, secrets))
                 .await
                 .map_err(|e| e.to_string())?,
         );
@@ -38,9 +39,16 @@ impl Instance {
     }
 }
 
+fn config(state: &Path, secrets: &Path) -> LocalConfig {
+    LocalConfig::new(state)
+        .instance(INSTANCE)
+        .secrets_dir(secrets)
+}
+
 struct LocalTarget {
     _dir: tempfile::TempDir,
     state: PathBuf,
+    secrets: PathBuf,
     /// `None` only while restarting.
     current: Mutex<Option<Instance>>,
 }
@@ -48,11 +56,13 @@ struct LocalTarget {
 impl LocalTarget {
     async fn make() -> Result<Box<dyn Target>, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let state = dir.path().to_owned();
-        let current = Mutex::new(Some(Instance::open(&state).await?));
+        let state = dir.path().join("state");
+        let secrets = dir.path().join("secrets");
+        let current = Mutex::new(Some(Instance::open(&state, &secrets).await?));
         Ok(Box::new(LocalTarget {
             _dir: dir,
             state,
+            secrets,
             current,
         }))
     }
@@ -123,7 +133,31 @@ impl Target for LocalTarget {
             .map_err(|e| e.to_string())
     }
 
+    async fn open_second_instance(&self) -> Option<tars_api::Result<()>> {
+        Some(
+            LocalBackend::open(config(&self.state, &self.secrets))
+                .await
+                .map(drop),
+        )
+    }
+
+    async fn provide_secret(&self, name: &str, key: &str, value: &str) -> Result<(), String> {
+        let dir = self.secrets.join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(key), value).map_err(|e| e.to_string())
+    }
+
+    async fn state_containing(&self, needle: &[u8]) -> Result<Vec<String>, String> {
+        let mut found = Vec::new();
+        Self::files_containing(&self.state, needle, &mut found).map_err(|e| e.to_string())?;
+        Ok(found)
+    }
+
     async fn restart(&self) -> Result<(), String> {
+        self.restart_after(Duration::ZERO).await
+    }
+
+    async fn restart_after(&self, down: Duration) -> Result<(), String> {
         let old = self
             .current
             .lock()
@@ -133,8 +167,26 @@ impl Target for LocalTarget {
         old.raw.abandon().await;
         // Every handle on the old instance goes before the new one takes the state lock.
         drop(old);
-        let fresh = Instance::open(&self.state).await?;
+        tokio::time::sleep(down).await;
+        let fresh = Instance::open(&self.state, &self.secrets).await?;
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh);
+        Ok(())
+    }
+}
+
+impl LocalTarget {
+    fn files_containing(dir: &Path, needle: &[u8], found: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                Self::files_containing(&path, needle, found)?;
+            } else if std::fs::read(&path)?
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                found.push(path.display().to_string());
+            }
+        }
         Ok(())
     }
 }

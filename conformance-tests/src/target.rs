@@ -43,6 +43,38 @@ pub trait Target: Send + Sync {
         ))
     }
 
+    /// Like [`Target::restart`], with no tars instance running for `down` in between (so that
+    /// workloads can change while nobody watches).
+    async fn restart_after(&self, down: std::time::Duration) -> Result<(), String> {
+        let _ = down;
+        Err(format!(
+            "the {} target cannot restart its tars instance",
+            self.column()
+        ))
+    }
+
+    /// Tries to open a second tars instance on this instance's state while it runs: `None`
+    /// when the engine has no such notion (state lives in the engine), else the result of the
+    /// attempt, which must be an error.
+    async fn open_second_instance(&self) -> Option<tars_api::Result<()>> {
+        None
+    }
+
+    /// Makes secret `name`, key `key` hold `value` where this backend resolves secrets.
+    async fn provide_secret(&self, name: &str, key: &str, value: &str) -> Result<(), String> {
+        let _ = (name, key, value);
+        Err(format!(
+            "the {} target cannot provide secrets",
+            self.column()
+        ))
+    }
+
+    /// Places where tars keeps state for this target (files, records) that contain `needle`.
+    async fn state_containing(&self, needle: &[u8]) -> Result<Vec<String>, String> {
+        let _ = needle;
+        Ok(Vec::new())
+    }
+
     /// Releases what the target holds (stops the backend's background tasks).
     async fn close(&self) {
         let _ = self.backend().shutdown().await;

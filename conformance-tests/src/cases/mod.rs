@@ -131,8 +131,9 @@ pub(crate) async fn wait_log(
 }
 
 pub mod group;
+pub mod supervision;
 
 /// Every case of the suite, in matrix order.
 pub fn all() -> Vec<&'static Case> {
-    group::CASES.iter().collect()
+    group::CASES.iter().chain(supervision::CASES).collect()
 }
