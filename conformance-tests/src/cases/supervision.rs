@@ -335,13 +335,12 @@ pub async fn restart_backoff_grows(t: &dyn Target) -> Outcome {
                 if g.name() != name {
                     continue;
                 }
-                if let Some(cs) = container_status(g, 0) {
-                    if matches!(cs.state, ContainerState::Running { .. })
-                        && last_count != Some(cs.restart_count)
-                    {
-                        last_count = Some(cs.restart_count);
-                        starts.push(tokio::time::Instant::now());
-                    }
+                if let Some(cs) = container_status(g, 0)
+                    && matches!(cs.state, ContainerState::Running { .. })
+                    && last_count != Some(cs.restart_count)
+                {
+                    last_count = Some(cs.restart_count);
+                    starts.push(tokio::time::Instant::now());
                 }
             }
         }
