@@ -47,6 +47,7 @@ where
                         Ok(o) => o,
                         Err(_) => Outcome::Fail(format!("did not finish within {CASE_TIMEOUT:?}")),
                     };
+                    cleanup(&*target).await;
                     target.close().await;
                     outcome
                 });
@@ -73,6 +74,37 @@ where
         })
         .collect();
     libtest_mimic::run(&args, trials).exit()
+}
+
+/// Deletes whatever a case left (a failing case stops half-way): cron jobs and deployments
+/// first, so that their engines do not replace the groups deleted next.
+async fn cleanup(target: &dyn Target) {
+    use tars_api::api::{DeleteOptions, ListParams};
+    let backend = target.backend();
+    if let Ok(list) = backend.cron_jobs().list(&ListParams::all()).await {
+        for o in list.items {
+            let _ = backend
+                .cron_jobs()
+                .delete(o.name(), DeleteOptions::default())
+                .await;
+        }
+    }
+    if let Ok(list) = backend.deployments().list(&ListParams::all()).await {
+        for o in list.items {
+            let _ = backend
+                .deployments()
+                .delete(o.name(), DeleteOptions::default())
+                .await;
+        }
+    }
+    if let Ok(list) = backend.container_groups().list(&ListParams::all()).await {
+        for o in list.items {
+            let _ = backend
+                .container_groups()
+                .delete(o.name(), DeleteOptions::default())
+                .await;
+        }
+    }
 }
 
 fn record(column: &str, case: &str, outcome: &Outcome) -> Result<(), Failed> {

@@ -7,5 +7,6 @@
 #![forbid(unsafe_code)]
 
 pub mod driver;
+pub mod layer;
 pub mod store;
 pub mod wait;
