@@ -4,27 +4,32 @@ use std::sync::Arc;
 
 use tars_api::layer::{Layered, Validate};
 use tars_api::{Backend, Error, Result};
+use tars_engine::layer::{Retry, Trace};
 
 use crate::url::BackendUrl;
 
-/// Connects to the backend a URL names (see [`crate::url`]) and returns it behind the
-/// validation layer, so that invalid input is refused before any call reaches the engine.
+/// Connects to the backend a URL names (see [`crate::url`]) and returns it behind the standard
+/// layers, outermost first: validation (invalid input is refused before any call reaches the
+/// engine), tracing spans (`tars_engine::layer::Trace`), and retries of retryable errors on
+/// idempotent calls (`tars_engine::layer::Retry`). Add a timeout or a rate limit with
+/// [`connect_with`].
 ///
 /// A malformed URL or an unknown scheme is `Error::Invalid`; a scheme whose cargo feature is
 /// off in this build says which feature to enable.
 pub async fn connect(url: &str) -> Result<Arc<dyn Backend>> {
-    let raw = connect_raw(&BackendUrl::parse(url)?).await?;
-    Ok(Arc::new(Layered::new(raw, Validate)))
+    connect_with(url, |raw| raw).await
 }
 
-/// [`connect`], then `wrap` applied to the raw backend beneath the validation layer (to add a
-/// call counter, for example).
+/// [`connect`], with `wrap` applied to the raw backend beneath the standard layers (to add a
+/// timeout, a rate limit or a call counter, for example).
 pub async fn connect_with(
     url: &str,
     wrap: impl FnOnce(Arc<dyn Backend>) -> Arc<dyn Backend>,
 ) -> Result<Arc<dyn Backend>> {
     let raw = connect_raw(&BackendUrl::parse(url)?).await?;
-    Ok(Arc::new(Layered::new(wrap(raw), Validate)))
+    let retried: Arc<dyn Backend> = Arc::new(Layered::new(wrap(raw), Retry::default()));
+    let traced: Arc<dyn Backend> = Arc::new(Layered::new(retried, Trace));
+    Ok(Arc::new(Layered::new(traced, Validate)))
 }
 
 async fn connect_raw(url: &BackendUrl) -> Result<Arc<dyn Backend>> {
