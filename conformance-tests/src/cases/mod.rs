@@ -130,6 +130,45 @@ pub(crate) async fn wait_log(
     }
 }
 
+/// `Ok(None)`: pass; `Ok(Some(why))`: the case did not apply, reported with `skipped` (`NotRun`
+/// or `Unsupported`); `Err`: fail.
+pub(crate) fn conclude(
+    result: Result<Option<String>, String>,
+    skipped: fn(String) -> Outcome,
+) -> Outcome {
+    match result {
+        Ok(None) => Outcome::Pass,
+        Ok(Some(why)) => skipped(why),
+        Err(e) => Outcome::Fail(e),
+    }
+}
+
+/// When the backend declares `feature` unsupported: applies `group` and expects
+/// `Error::Unsupported` (`Some(Ok(reason))`, or `Some(Err(..))` when it was not refused so).
+/// `None` when the feature is supported.
+pub(crate) async fn expect_refused(
+    backend: &dyn Backend,
+    caps: &Capabilities,
+    feature: tars_api::Feature,
+    group: &ContainerGroup,
+) -> Option<Result<String, String>> {
+    if caps.supports(feature) {
+        return None;
+    }
+    Some(
+        match backend
+            .container_groups()
+            .apply(group, ApplyOptions::default())
+            .await
+        {
+            Err(Error::Unsupported { reason, .. }) => Ok(reason),
+            other => Err(format!(
+                "{feature} declared unsupported, but apply returned {other:?}"
+            )),
+        },
+    )
+}
+
 pub mod group;
 pub mod supervision;
 

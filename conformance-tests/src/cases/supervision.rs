@@ -133,11 +133,7 @@ pub async fn group_adopted_across_tars_restart(t: &dyn Target) -> Outcome {
         delete_and_check_gone(t, name).await?;
         Ok(None)
     };
-    match run.await {
-        Ok(None) => Outcome::Pass,
-        Ok(Some(why)) => Outcome::NotRun(why),
-        Err(e) => Outcome::Fail(e),
-    }
+    conclude(run.await, Outcome::NotRun)
 }
 
 /// A container that exits while no tars instance runs has its exit code collected by the next
@@ -193,11 +189,7 @@ pub async fn group_ended_while_tars_down_is_restarted_per_policy(t: &dyn Target)
         delete_and_check_gone(t, name).await?;
         Ok(None)
     };
-    match run.await {
-        Ok(None) => Outcome::Pass,
-        Ok(Some(why)) => Outcome::NotRun(why),
-        Err(e) => Outcome::Fail(e),
-    }
+    conclude(run.await, Outcome::NotRun)
 }
 
 /// A container whose liveness check fails is restarted.
@@ -215,17 +207,8 @@ pub async fn liveness_failure_restarts_container(t: &dyn Target) -> Outcome {
         probe.failure_threshold = 2;
         c.liveness = Some(probe);
         let g = group(name, vec![c], RestartPolicy::Always);
-        if !caps.supports(Feature::LivenessChecks) {
-            return match backend
-                .container_groups()
-                .apply(&g, ApplyOptions::default())
-                .await
-            {
-                Err(Error::Unsupported { reason, .. }) => Ok(Some(reason)),
-                other => Err(format!(
-                    "liveness declared unsupported but apply returned {other:?}"
-                )),
-            };
+        if let Some(refused) = expect_refused(&*backend, &caps, Feature::LivenessChecks, &g).await {
+            return refused.map(Some);
         }
         apply(&*backend, &g).await?;
         wait_for(
@@ -243,11 +226,7 @@ pub async fn liveness_failure_restarts_container(t: &dyn Target) -> Outcome {
         delete_and_check_gone(t, name).await?;
         Ok(None)
     };
-    match run.await {
-        Ok(None) => Outcome::Pass,
-        Ok(Some(why)) => Outcome::Unsupported(why),
-        Err(e) => Outcome::Fail(e),
-    }
+    conclude(run.await, Outcome::Unsupported)
 }
 
 /// A running group is not ready, and shows no endpoints, until its readiness check passes.
@@ -389,17 +368,8 @@ pub async fn secret_reaches_container_but_never_state_or_status(t: &dyn Target) 
             },
         ));
         let g = group(name, vec![c], RestartPolicy::Always);
-        if !caps.supports(Feature::Secrets) {
-            return match backend
-                .container_groups()
-                .apply(&g, ApplyOptions::default())
-                .await
-            {
-                Err(Error::Unsupported { reason, .. }) => Ok(Some(reason)),
-                other => Err(format!(
-                    "secrets declared unsupported but apply returned {other:?}"
-                )),
-            };
+        if let Some(refused) = expect_refused(&*backend, &caps, Feature::Secrets, &g).await {
+            return refused.map(Some);
         }
         t.provide_secret("db", "password", SENTINEL).await?;
         let out = backend
@@ -442,11 +412,7 @@ pub async fn secret_reaches_container_but_never_state_or_status(t: &dyn Target) 
         delete_and_check_gone(t, name).await?;
         Ok(None)
     };
-    match run.await {
-        Ok(None) => Outcome::Pass,
-        Ok(Some(why)) => Outcome::Unsupported(why),
-        Err(e) => Outcome::Fail(e),
-    }
+    conclude(run.await, Outcome::Unsupported)
 }
 
 fn serde_json_string(g: &ContainerGroup) -> String {
@@ -465,17 +431,10 @@ pub async fn impossible_placement_refused(t: &dyn Target) -> Outcome {
             operator: ConstraintOp::Eq,
             values: vec!["no-such-rack-anywhere".into()],
         });
-        if !caps.supports(Feature::PlacementConstraints) {
-            return match backend
-                .container_groups()
-                .apply(&g, ApplyOptions::default())
-                .await
-            {
-                Err(Error::Unsupported { reason, .. }) => Ok(Some(reason)),
-                other => Err(format!(
-                    "placement declared unsupported but apply returned {other:?}"
-                )),
-            };
+        if let Some(refused) =
+            expect_refused(&*backend, &caps, Feature::PlacementConstraints, &g).await
+        {
+            return refused.map(Some);
         }
         match backend
             .container_groups()
@@ -507,9 +466,5 @@ pub async fn impossible_placement_refused(t: &dyn Target) -> Outcome {
         delete_and_check_gone(t, "placement-possible").await?;
         Ok(None)
     };
-    match run.await {
-        Ok(None) => Outcome::Pass,
-        Ok(Some(why)) => Outcome::Unsupported(why),
-        Err(e) => Outcome::Fail(e),
-    }
+    conclude(run.await, Outcome::Unsupported)
 }
