@@ -113,6 +113,53 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         applied.object.metadata.generation.unwrap_or(0)
     );
 
+    // Whatever goes wrong from here on, the group is not left running behind the user's back.
+    if let Err(e) = watch_and_show(&*backend, caps.supports(Feature::Logs)).await {
+        eprintln!("quickstart failed: {e}");
+        if !args.keep {
+            let _ = backend
+                .container_groups()
+                .delete(NAME, DeleteOptions::default())
+                .await;
+            eprintln!("deleted {NAME}");
+        }
+        backend.shutdown().await?;
+        return Err(e);
+    }
+
+    if args.keep {
+        println!(
+            "--keep: {NAME} stays running; inspect it with the engine's own tools, and delete it with tars when done"
+        );
+        if args.backend.is_none() {
+            let kept = state.keep();
+            println!("state directory kept at {}", kept.display());
+        }
+        backend.shutdown().await?;
+        return Ok(());
+    }
+    let t = Instant::now();
+    backend
+        .container_groups()
+        .delete(NAME, DeleteOptions::default())
+        .await?;
+    match backend.container_groups().get(NAME).await {
+        Err(Error::NotFound { .. }) => println!(
+            "deleted {NAME} in {:.2}s; nothing of it is left",
+            t.elapsed().as_secs_f64()
+        ),
+        other => return Err(format!("{NAME} still there after delete: {other:?}").into()),
+    }
+    backend.shutdown().await?;
+    Ok(())
+}
+
+/// Waits for the group to be ready while showing progress, then prints its status,
+/// endpoints and logs.
+async fn watch_and_show(
+    backend: &dyn Backend,
+    logs_supported: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut last = String::new();
     let ready = tars::wait::wait_for(
@@ -149,32 +196,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Give the poller a moment to reach the server, then show its log.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    show_logs(&*backend, caps.supports(Feature::Logs)).await?;
-
-    if args.keep {
-        println!(
-            "--keep: {NAME} stays running; inspect it with the engine's own tools, and delete it with tars when done"
-        );
-        if args.backend.is_none() {
-            let kept = state.keep();
-            println!("state directory kept at {}", kept.display());
-        }
-        backend.shutdown().await?;
-        return Ok(());
-    }
-    let t = Instant::now();
-    backend
-        .container_groups()
-        .delete(NAME, DeleteOptions::default())
-        .await?;
-    match backend.container_groups().get(NAME).await {
-        Err(Error::NotFound { .. }) => println!(
-            "deleted {NAME} in {:.2}s; nothing of it is left",
-            t.elapsed().as_secs_f64()
-        ),
-        other => return Err(format!("{NAME} still there after delete: {other:?}").into()),
-    }
-    backend.shutdown().await?;
+    show_logs(backend, logs_supported).await?;
     Ok(())
 }
 

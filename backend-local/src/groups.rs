@@ -49,7 +49,8 @@ fn check_supported(group: &ContainerGroup) -> Result<()> {
                 Feature::CpuLimits,
                 BACKEND,
                 format!(
-                    "spec.containers[{i}].resources.cpu: this host gives no cgroup v2 cpu controller to tars"
+                    "spec.containers[{i}].resources.cpu: {}",
+                    crate::host::limits_unsupported_reason()
                 ),
             ));
         }
@@ -58,7 +59,8 @@ fn check_supported(group: &ContainerGroup) -> Result<()> {
                 Feature::MemoryLimits,
                 BACKEND,
                 format!(
-                    "spec.containers[{i}].resources.memory: this host gives no cgroup v2 memory controller to tars"
+                    "spec.containers[{i}].resources.memory: {}",
+                    crate::host::limits_unsupported_reason()
                 ),
             ));
         }

@@ -221,8 +221,7 @@ impl Backend for LocalBackend {
 /// What the embedded backend supports.
 pub fn capabilities() -> Capabilities {
     use Feature::*;
-    let cgroups =
-        "this host gives tars no cgroup v2 controllers: cpu and memory limits cannot be enforced";
+    let cgroups = host::limits_unsupported_reason();
     Capabilities::new()
         .native(&[
             ContainerGroups,
@@ -245,7 +244,7 @@ pub fn capabilities() -> Capabilities {
             Spread,
             Support::Unsupported("a single host: nothing to spread over".into()),
         )
-        .unsupported(&[CpuLimits, MemoryLimits], cgroups)
+        .unsupported(&[CpuLimits, MemoryLimits], &cgroups)
         .unsupported(
             &[
                 Deployments,
