@@ -79,6 +79,10 @@ impl Spec for CronJobSpec {
     fn validate(&self, path: &str) -> crate::Result<()> {
         crate::validate::cron_job_spec(self, path)
     }
+
+    fn validate_named(&self, name: &str, path: &str) -> crate::Result<()> {
+        crate::validate::cron_job_spec_named(self, name, path)
+    }
 }
 
 /// Kubernetes' concurrency policies.

@@ -59,9 +59,10 @@ impl Spec for DeploymentSpec {
     }
 }
 
-/// How a new revision replaces the old one.
+/// How a new revision replaces the old one. In manifests: `type: rolling|batches|recreate` and
+/// the fields of that type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "StrategyFields", into = "StrategyFields")]
 pub enum Strategy {
     /// Kubernetes' rolling update.
     Rolling {
@@ -85,6 +86,116 @@ pub enum Strategy {
     },
     /// Stop every old replica, then start the new ones.
     Recreate,
+}
+
+/// The strategy as written: a flat record, so that a parse error names the exact field
+/// (`spec.strategy.pattern`), which an internally tagged enum cannot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StrategyFields {
+    #[serde(rename = "type")]
+    kind: StrategyKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_surge: Option<IntOrPercent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_unavailable: Option<IntOrPercent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pattern: Option<BatchPattern>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::serde_duration::option"
+    )]
+    pause_between: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gate: Option<Gate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StrategyKind {
+    Rolling,
+    Batches,
+    Recreate,
+}
+
+impl TryFrom<StrategyFields> for Strategy {
+    type Error = String;
+    fn try_from(f: StrategyFields) -> Result<Self, String> {
+        let misplaced =
+            |name: &str, kind: &str| Err(format!("`{name}` does not apply to the {kind} strategy"));
+        match f.kind {
+            StrategyKind::Rolling => {
+                if f.pattern.is_some() {
+                    return misplaced("pattern", "rolling");
+                }
+                if f.pause_between.is_some() || f.gate.is_some() {
+                    return misplaced("pause_between and gate", "rolling");
+                }
+                Ok(Strategy::Rolling {
+                    max_surge: f.max_surge.unwrap_or_else(IntOrPercent::quarter),
+                    max_unavailable: f.max_unavailable.unwrap_or_else(IntOrPercent::quarter),
+                })
+            }
+            StrategyKind::Batches => {
+                if f.max_surge.is_some() || f.max_unavailable.is_some() {
+                    return misplaced("max_surge and max_unavailable", "batches");
+                }
+                Ok(Strategy::Batches {
+                    pattern: f
+                        .pattern
+                        .ok_or("the batches strategy needs a `pattern` like \"10%+20%+70%\"")?,
+                    pause_between: f.pause_between.unwrap_or_default(),
+                    gate: f.gate.unwrap_or_default(),
+                })
+            }
+            StrategyKind::Recreate => {
+                if f.max_surge.is_some()
+                    || f.max_unavailable.is_some()
+                    || f.pattern.is_some()
+                    || f.pause_between.is_some()
+                    || f.gate.is_some()
+                {
+                    return Err("the recreate strategy takes no other field than `type`".to_owned());
+                }
+                Ok(Strategy::Recreate)
+            }
+        }
+    }
+}
+
+impl From<Strategy> for StrategyFields {
+    fn from(s: Strategy) -> Self {
+        let empty = |kind| StrategyFields {
+            kind,
+            max_surge: None,
+            max_unavailable: None,
+            pattern: None,
+            pause_between: None,
+            gate: None,
+        };
+        match s {
+            Strategy::Rolling {
+                max_surge,
+                max_unavailable,
+            } => StrategyFields {
+                max_surge: Some(max_surge),
+                max_unavailable: Some(max_unavailable),
+                ..empty(StrategyKind::Rolling)
+            },
+            Strategy::Batches {
+                pattern,
+                pause_between,
+                gate,
+            } => StrategyFields {
+                pattern: Some(pattern),
+                pause_between: Some(pause_between),
+                gate: Some(gate),
+                ..empty(StrategyKind::Batches)
+            },
+            Strategy::Recreate => empty(StrategyKind::Recreate),
+        }
+    }
 }
 
 impl Default for Strategy {

@@ -77,6 +77,16 @@ impl Manifest {
         Ok(out)
     }
 
+    /// [`Manifest::from_yaml`] for bytes: text that is not UTF-8 is refused.
+    pub fn from_yaml_bytes(bytes: &[u8]) -> Result<Vec<Manifest>> {
+        if bytes.len() > MAX_MANIFEST_BYTES {
+            return Err(too_large(bytes.len()));
+        }
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| Error::invalid("manifest", format!("is not UTF-8 text: {e}")))?;
+        Self::from_yaml(text)
+    }
+
     /// Reads one JSON document.
     pub fn from_json(text: &str) -> Result<Manifest> {
         if text.len() > MAX_MANIFEST_BYTES {
@@ -120,15 +130,29 @@ impl Manifest {
     }
 }
 
+fn too_large(len: usize) -> Error {
+    Error::invalid(
+        "manifest",
+        format!("is {len} bytes, more than the limit of {MAX_MANIFEST_BYTES}"),
+    )
+}
+
 fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." {
-            "manifest".to_owned()
-        } else {
-            path
+        let reason = e.into_inner().to_string();
+        // serde names a missing field in its message, at the path of the record that lacks it.
+        let missing = reason
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split_once('`'))
+            .map(|(name, _)| name.to_owned());
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => name,
+            (".", None) => "manifest".to_owned(),
+            (_, Some(name)) => format!("{path}.{name}"),
+            (_, None) => path,
         };
-        Error::invalid(field, e.into_inner().to_string())
+        Error::invalid(field, reason)
     })
 }
 

@@ -30,6 +30,13 @@ pub trait Spec:
     /// Checks the spec; `path` is the field path of the spec itself (`spec`), to prefix the
     /// path of an offending field in `Error::Invalid`.
     fn validate(&self, path: &str) -> crate::Result<()>;
+
+    /// Checks the spec of the object named `name` (what needs the name, such as a cron job
+    /// listing itself among its parents); by default the same as [`Spec::validate`].
+    fn validate_named(&self, name: &str, path: &str) -> crate::Result<()> {
+        let _ = name;
+        self.validate(path)
+    }
 }
 
 /// An object of kind `S::KIND`: metadata, the desired state (`spec`) and the observed state
@@ -73,7 +80,7 @@ impl<S: Spec> Object<S> {
     /// Checks metadata and spec before anything leaves the process; the error names the field.
     pub fn validate(&self) -> crate::Result<()> {
         crate::validate::metadata(&self.metadata, "metadata")?;
-        self.spec.validate("spec")
+        self.spec.validate_named(&self.metadata.name, "spec")
     }
 
     /// The status, or its default when the backend has not reported one.
