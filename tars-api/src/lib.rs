@@ -15,6 +15,7 @@ pub mod cronjob;
 pub mod deployment;
 pub mod diff;
 pub mod error;
+pub mod events;
 pub mod group;
 pub mod layer;
 pub mod manifest;

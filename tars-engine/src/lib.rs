@@ -10,3 +10,4 @@ pub mod driver;
 pub mod layer;
 pub mod store;
 pub mod wait;
+pub mod webhook;

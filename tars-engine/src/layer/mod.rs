@@ -20,11 +20,13 @@
 //! # }
 //! ```
 
+mod metrics;
 mod rate_limit;
 mod retry;
 mod timeout;
 mod trace;
 
+pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
 pub use retry::Retry;
 pub use timeout::Timeout;

@@ -200,3 +200,51 @@ async fn rate_limit_spaces_calls_beyond_the_burst() {
     assert!(took >= Duration::from_millis(390), "{took:?}");
     assert!(took < Duration::from_millis(600), "{took:?}");
 }
+
+#[test]
+fn metrics_count_operations_by_backend_kind_operation_and_outcome() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    ::metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let b = Layered::new(Flaky::new(1, Duration::ZERO), Metrics);
+            let _ = b.container_groups().get("web").await; // unavailable
+            let _ = b.container_groups().get("web").await; // not found
+            let _ = b.container_groups().list(&ListParams::all()).await; // ok
+        });
+    });
+    let mut counts = std::collections::BTreeMap::new();
+    let mut timed = 0;
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let labels: Vec<String> = key
+            .key()
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        match (key.key().name(), value) {
+            ("tars_operations_total", DebugValue::Counter(n)) => {
+                counts.insert(labels.join(","), n);
+            }
+            ("tars_operation_duration_seconds", DebugValue::Histogram(v)) => timed += v.len(),
+            (other, _) => panic!("unexpected metric {other}"),
+        }
+    }
+    assert_eq!(
+        counts["backend=flaky,kind=ContainerGroup,operation=get,outcome=unavailable"],
+        1
+    );
+    assert_eq!(
+        counts["backend=flaky,kind=ContainerGroup,operation=get,outcome=not_found"],
+        1
+    );
+    assert_eq!(
+        counts["backend=flaky,kind=ContainerGroup,operation=list,outcome=ok"],
+        1
+    );
+    assert_eq!(timed, 3);
+}
