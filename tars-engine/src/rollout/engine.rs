@@ -331,14 +331,6 @@ impl RolloutEngine {
                 event: WatchEvent::Added(desired.clone()),
                 previous_labels: None,
             });
-            inner.emit_events(
-                &name,
-                vec![(
-                    EventKind::ScalingUp,
-                    format!("created with {} replicas", desired.spec.replicas),
-                )],
-                now,
-            );
             return Ok(ApplyOutcome {
                 object: desired,
                 change: Change::Created,

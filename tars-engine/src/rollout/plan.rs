@@ -216,7 +216,11 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         {
             events.push((
                 EventKind::BatchStarted,
-                format!("batch 1 of {}: {} replicas", t.len(), t[0]),
+                format!(
+                    "batch 1 of {}: up to {} of {r} replicas updated",
+                    t.len(),
+                    t[0]
+                ),
             ));
         }
     }
@@ -359,7 +363,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                             events.push((
                                 EventKind::BatchStarted,
                                 format!(
-                                    "batch {} of {}: {} replicas",
+                                    "batch {} of {}: up to {} of {r} replicas updated",
                                     b + 2,
                                     targets.len(),
                                     targets[b + 1]
