@@ -482,7 +482,9 @@ pub async fn deployment_scale_mid_rollout(t: &dyn Target) -> Outcome {
         wait_complete(&*backend, "scale").await?;
         apply_d(&*backend, &deployment("scale", 3, "v2")).await?;
         wait_status(&*backend, "scale", "starting the rollout", |o| {
-            o.status.as_ref().is_some_and(|s| s.updated >= 1)
+            o.status.as_ref().is_some_and(|s| {
+                Some(s.observed_generation) == o.metadata.generation && s.updated >= 1
+            })
         })
         .await?;
         let scaled = backend.deployments().scale("scale", 5).await.map_err(e2s)?;
@@ -749,7 +751,9 @@ pub async fn deployment_restart_resumes(t: &dyn Target) -> Outcome {
         wait_complete(&*backend, "crash").await?;
         apply_d(&*backend, &deployment("crash", 3, "v2")).await?;
         wait_status(&*backend, "crash", "starting the rollout", |o| {
-            o.status.as_ref().is_some_and(|s| s.updated >= 1)
+            o.status.as_ref().is_some_and(|s| {
+                Some(s.observed_generation) == o.metadata.generation && s.updated >= 1
+            })
         })
         .await?;
         drop(backend);

@@ -217,6 +217,9 @@ impl RolloutEngine {
             shutdown,
         });
         let instance = inner.config.instance.clone();
+        // Held while spawning: a controller that looked before its slot is in would think its
+        // deployment deleted and end.
+        let mut slots = inner.slots();
         for record in records {
             if !record.object.metadata.is_owned_by(&instance) {
                 continue;
@@ -234,7 +237,7 @@ impl RolloutEngine {
             } else {
                 tokio::spawn(controller::run(inner.clone(), name.clone(), wake.clone()))
             };
-            inner.slots().insert(
+            slots.insert(
                 name,
                 Slot {
                     record,
@@ -243,6 +246,7 @@ impl RolloutEngine {
                 },
             );
         }
+        drop(slots);
         Ok(RolloutEngine { inner })
     }
 
