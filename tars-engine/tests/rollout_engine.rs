@@ -255,3 +255,71 @@ async fn a_deleted_deployment_stays_deleted_after_a_restart() {
     assert!(second.get("web").is_err());
     assert!(driver.names().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_of_another_instance_is_refused_with_conflict() {
+    let store = Arc::new(MemoryStore::new());
+    let driver = FakeDriver::new(store.clone());
+    let mut theirs = deployment(1, "v1");
+    theirs.metadata.stamp_owner("someone-else");
+    store
+        .write(
+            tars_engine::store::Batch::new()
+                .put_json(tars_engine::rollout::OBJECTS, "web", &theirs)
+                .expect("encode"),
+        )
+        .expect("write");
+    let ours = engine(&driver, &store);
+    assert!(
+        ours.get("web").is_err(),
+        "a foreign deployment was taken over"
+    );
+    match ours.apply(&deployment(1, "v2"), ApplyOptions::default()) {
+        Err(tars_api::Error::Conflict { .. }) => {}
+        other => panic!("apply over a foreign deployment: {other:?}"),
+    }
+    match ours.delete("web", None).await {
+        Err(tars_api::Error::Conflict { .. }) => {}
+        other => panic!("delete of a foreign deployment: {other:?}"),
+    }
+    assert!(driver.names().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_shows_the_revision_and_fields_and_changes_nothing() {
+    let store = Arc::new(MemoryStore::new());
+    let driver = FakeDriver::new(store.clone());
+    let engine = engine(&driver, &store);
+    let created = engine
+        .apply(&deployment(2, "v1"), ApplyOptions::dry_run())
+        .expect("dry run");
+    assert_eq!(created.change, tars_api::Change::Created);
+    assert!(
+        engine.get("web").is_err(),
+        "a dry run created the deployment"
+    );
+    engine
+        .apply(&deployment(2, "v1"), ApplyOptions::default())
+        .expect("apply");
+    wait(&engine, "complete", complete).await;
+    let names = driver.names();
+    let dry = engine
+        .apply(&deployment(3, "v2"), ApplyOptions::dry_run())
+        .expect("dry run");
+    match &dry.change {
+        tars_api::Change::Updated { fields } => {
+            assert!(fields.contains(&"spec.replicas".to_owned()), "{fields:?}");
+            assert!(
+                fields.iter().any(|f| f.starts_with("spec.template")),
+                "{fields:?}"
+            );
+        }
+        other => panic!("dry run change: {other:?}"),
+    }
+    assert_eq!(dry.object.status.as_ref().map(|s| s.revision), Some(2));
+    assert_eq!(dry.object.metadata.generation, Some(2));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(driver.names(), names, "a dry run touched the replicas");
+    assert_eq!(engine.history("web").expect("history").len(), 1);
+    assert_eq!(engine.get("web").expect("get").metadata.generation, Some(1));
+}
