@@ -138,6 +138,19 @@ fn old_stops(views: &[View], free: u32, budget: u32, limit: u32, stop: &mut Vec<
     }
 }
 
+/// How many replicas above `replicas` a paused rollout keeps: the surge it may have made
+/// (rolling), its current batch (batches), none (recreate).
+fn paused_allowance(spec: &DeploymentSpec, targets: Option<&[u32]>, batch: u32) -> u32 {
+    match (&spec.strategy, targets) {
+        (Strategy::Rolling { max_surge, .. }, _) => max_surge.resolve(spec.replicas, true).max(1),
+        (Strategy::Batches { .. }, Some(t)) if !t.is_empty() => {
+            let b = (batch as usize).min(t.len() - 1);
+            t[b] - if b == 0 { 0 } else { t[b - 1] }
+        }
+        _ => 0,
+    }
+}
+
 fn count_available(stop: &[View]) -> u32 {
     u32::try_from(stop.iter().filter(|v| v.available).count()).unwrap_or(u32::MAX)
 }
@@ -278,13 +291,31 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
 
     let mut start_n: u32 = 0;
+    let mut start_hash = input.update_hash.to_owned();
     let mut stop: Vec<View> = Vec::new();
     let mut available_floor = r;
     if old == 0 {
         // Nothing to replace: create or scale directly.
         start_n = r.saturating_sub(new);
         excess_new(&views, new, r, &mut stop);
-    } else if !spec.paused {
+    } else if spec.paused {
+        // Scaling still applies to a paused rollout without advancing it: missing replicas
+        // come from the last complete revision; replicas beyond what the rollout itself may
+        // add go least valuable first, old before new.
+        if total < r {
+            start_n = r - total;
+            if let Some(stable) = &p.stable_hash {
+                start_hash = stable.clone();
+            }
+        } else if total > r + paused_allowance(spec, batches.as_deref(), p.batch) {
+            let surplus = total - r - paused_allowance(spec, batches.as_deref(), p.batch);
+            let mut cands: Vec<View> = views.iter().filter(|v| !v.new).copied().collect();
+            stop_order(&mut cands);
+            let mut news: Vec<View> = views.iter().filter(|v| v.new).copied().collect();
+            stop_order(&mut news);
+            stop.extend(cands.into_iter().chain(news).take(surplus as usize));
+        }
+    } else {
         match &spec.strategy {
             Strategy::Rolling {
                 max_surge,
@@ -418,11 +449,11 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     // Actions.
     let mut start = Vec::new();
     for _ in 0..start_n {
-        let name = replica_name(input.name, input.update_hash, p.next_ordinal);
+        let name = replica_name(input.name, &start_hash, p.next_ordinal);
         p.next_ordinal += 1;
         start.push(Start {
             name,
-            hash: input.update_hash.to_owned(),
+            hash: start_hash.clone(),
         });
     }
     let stop: Vec<String> = stop

@@ -278,6 +278,31 @@ fn a_paused_rollout_takes_no_step() {
 }
 
 #[test]
+fn a_paused_rollout_still_scales_without_advancing() {
+    let mut s = spec(5, rolling(1, 0));
+    s.paused = true;
+    let (mut replicas, progress) = settled(3);
+    replicas.push(replica(NEW, 3, Some(0)));
+    let up = run(&s, &replicas, &progress, 1_000);
+    assert_eq!(up.start.len(), 1);
+    assert_eq!(up.start[0].hash, OLD, "the paused rollout was advanced");
+    s.replicas = 2;
+    let down = run(&s, &replicas, &progress, 1_000);
+    assert!(down.start.is_empty());
+    assert_eq!(
+        down.stop.len(),
+        1,
+        "down to replicas + max_surge: {:?}",
+        down.stop
+    );
+    assert!(
+        down.stop.iter().all(|n| n.contains("aaaaaaaa")),
+        "{:?}",
+        down.stop
+    );
+}
+
+#[test]
 fn scaling_down_mid_rollout_stops_surplus_new_replicas() {
     let s = spec(2, rolling(1, 0));
     let (mut replicas, progress) = settled(3);
