@@ -246,6 +246,8 @@ async fn delete_d(t: &dyn Target, name: &str) -> Result<(), String> {
 /// What the bounds monitor saw.
 #[derive(Debug, Default)]
 struct Seen {
+    polls: usize,
+    events: usize,
     most_groups: usize,
     fewest_ready: usize,
     fewest_available: u32,
@@ -261,6 +263,8 @@ fn monitor(
 ) -> tokio::task::JoinHandle<Result<Seen, String>> {
     tokio::spawn(async move {
         let mut seen = Seen {
+            polls: 0,
+            events: 0,
             most_groups: 0,
             fewest_ready: usize::MAX,
             fewest_available: u32::MAX,
@@ -276,6 +280,7 @@ fn monitor(
                         .iter()
                         .filter(|g| g.status.as_ref().is_some_and(|s| s.ready))
                         .count();
+                    seen.polls += 1;
                     seen.most_groups = seen.most_groups.max(groups.len());
                     seen.fewest_ready = seen.fewest_ready.min(ready);
                 }
@@ -284,6 +289,7 @@ fn monitor(
                         Some(Ok(WatchEvent::Existing(o) | WatchEvent::Added(o) | WatchEvent::Modified(o)))
                             if o.name() == name =>
                         {
+                            seen.events += 1;
                             let available = o.status.as_ref().map_or(0, |s| s.available);
                             seen.fewest_available = seen.fewest_available.min(available);
                         }
@@ -365,6 +371,10 @@ pub async fn deployment_rolling_bounds(t: &dyn Target) -> Outcome {
         stop.store(true, Ordering::SeqCst);
         let seen = watcher.await.map_err(|e| format!("monitor: {e}"))??;
         done?;
+        ensure!(
+            seen.polls >= 5 && seen.events >= 3,
+            "the monitor saw too little to judge: {seen:?}"
+        );
         ensure!(
             seen.most_groups <= 4,
             "{} replicas at once (max 4)",
@@ -767,6 +777,10 @@ pub async fn deployment_restart_resumes(t: &dyn Target) -> Outcome {
         stop.store(true, Ordering::SeqCst);
         let seen = watcher.await.map_err(|e| format!("monitor: {e}"))??;
         done?;
+        ensure!(
+            seen.polls >= 5,
+            "the monitor saw too little to judge: {seen:?}"
+        );
         ensure!(
             seen.most_groups <= 4,
             "{} replicas at once after the restart (max 4)",
