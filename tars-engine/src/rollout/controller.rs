@@ -280,7 +280,9 @@ async fn step(
                 starts.push(replica_group(name, rev, &s.name));
             }
         }
-        let tick = if next.progress.complete {
+        // A rollout waiting for a person is woken by resume(); it needs no fast tick.
+        let waiting = next.progress.complete || next.progress.gated || next.object.spec.paused;
+        let tick = if waiting {
             inner.config.idle_tick
         } else {
             inner.config.active_tick

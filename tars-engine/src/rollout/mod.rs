@@ -19,6 +19,7 @@ mod persist;
 pub mod plan;
 mod progress;
 mod revision;
+mod verbs;
 mod watch;
 
 #[cfg(test)]
