@@ -32,6 +32,7 @@ cases![
     deployment_idempotent_apply,
     deployment_delete_cleans_up,
     deployment_restart_resumes,
+    deployment_recreate_never_mixes_revisions,
 ];
 
 /// How long a rollout of a few replicas may take.
@@ -793,4 +794,61 @@ pub async fn deployment_restart_resumes(t: &dyn Target) -> Outcome {
         Err(e) if e.starts_with("not run: ") => Outcome::NotRun(e["not run: ".len()..].to_owned()),
         other => other.into(),
     }
+}
+
+/// Recreate stops every old replica before it starts a new one: no poll sees both versions.
+pub async fn deployment_recreate_never_mixes_revisions(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    if let Some(o) = unsupported(&*backend).await {
+        return o;
+    }
+    let run = async {
+        let mut d = deployment("recreate", 2, "v1");
+        d.spec.strategy = Strategy::Recreate;
+        apply_d(&*backend, &d).await?;
+        wait_complete(&*backend, "recreate").await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = {
+            let backend = backend.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let (mut polls, mut mixed) = (0usize, Vec::new());
+                while !stop.load(Ordering::SeqCst) {
+                    let groups = replicas(&*backend, "recreate").await?;
+                    let mut versions: Vec<String> = groups
+                        .iter()
+                        .filter_map(|g| {
+                            g.spec.containers[0]
+                                .env
+                                .iter()
+                                .find(|e| e.name == "VERSION")
+                                .and_then(|e| e.value.clone())
+                        })
+                        .collect();
+                    versions.sort();
+                    versions.dedup();
+                    if versions.len() > 1 {
+                        mixed.push(versions);
+                    }
+                    polls += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok::<_, String>((polls, mixed))
+            })
+        };
+        d.spec.template = template("v2", "true");
+        apply_d(&*backend, &d).await?;
+        let done = wait_complete(&*backend, "recreate").await;
+        stop.store(true, Ordering::SeqCst);
+        let (polls, mixed) = poller.await.map_err(|e| format!("poller: {e}"))??;
+        done?;
+        ensure!(polls >= 3, "only {polls} polls: too few to judge");
+        ensure!(
+            mixed.is_empty(),
+            "old and new replicas ran together: {mixed:?}"
+        );
+        expect_replicas(&*backend, "recreate", 2, "v2").await?;
+        delete_d(t, "recreate").await
+    };
+    run.await.into()
 }
