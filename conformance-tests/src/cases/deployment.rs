@@ -58,6 +58,18 @@ fn template(version: &str, ready_check: &str) -> GroupTemplate {
     }
 }
 
+/// Like [`template`], with a process that takes a second to stop after SIGTERM, so that
+/// replicas of two versions would overlap visibly if a strategy let them.
+fn slow_stop_template(version: &str) -> GroupTemplate {
+    let mut t = template(version, "true");
+    t.spec.containers[0].command = vec![
+        "sh".into(),
+        "-c".into(),
+        "trap 'sleep 1; exit 0' TERM; sleep 3600 & wait".into(),
+    ];
+    t
+}
+
 fn rolling(surge: u32, unavailable: u32) -> Strategy {
     Strategy::Rolling {
         max_surge: IntOrPercent::Int(surge),
@@ -796,7 +808,8 @@ pub async fn deployment_restart_resumes(t: &dyn Target) -> Outcome {
     }
 }
 
-/// Recreate stops every old replica before it starts a new one: no poll sees both versions.
+/// Recreate stops every old replica before it starts a new one: whenever a new replica is
+/// listed, nothing of an old one (process, folder) is left on the engine.
 pub async fn deployment_recreate_never_mixes_revisions(t: &dyn Target) -> Outcome {
     let backend = t.backend();
     if let Some(o) = unsupported(&*backend).await {
@@ -805,47 +818,46 @@ pub async fn deployment_recreate_never_mixes_revisions(t: &dyn Target) -> Outcom
     let run = async {
         let mut d = deployment("recreate", 2, "v1");
         d.spec.strategy = Strategy::Recreate;
+        d.spec.template = slow_stop_template("v1");
         apply_d(&*backend, &d).await?;
         wait_complete(&*backend, "recreate").await?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let poller = {
-            let backend = backend.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let (mut polls, mut mixed) = (0usize, Vec::new());
-                while !stop.load(Ordering::SeqCst) {
-                    let groups = replicas(&*backend, "recreate").await?;
-                    let mut versions: Vec<String> = groups
-                        .iter()
-                        .filter_map(|g| {
-                            g.spec.containers[0]
-                                .env
-                                .iter()
-                                .find(|e| e.name == "VERSION")
-                                .and_then(|e| e.value.clone())
-                        })
-                        .collect();
-                    versions.sort();
-                    versions.dedup();
-                    if versions.len() > 1 {
-                        mixed.push(versions);
-                    }
-                    polls += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Ok::<_, String>((polls, mixed))
-            })
-        };
-        d.spec.template = template("v2", "true");
+        let old: Vec<String> = replicas(&*backend, "recreate")
+            .await?
+            .iter()
+            .map(|g| g.name().to_owned())
+            .collect();
+        d.spec.template = slow_stop_template("v2");
         apply_d(&*backend, &d).await?;
-        let done = wait_complete(&*backend, "recreate").await;
-        stop.store(true, Ordering::SeqCst);
-        let (polls, mixed) = poller.await.map_err(|e| format!("poller: {e}"))??;
+        let stop = AtomicBool::new(false);
+        let poll = async {
+            let (mut checked, mut mixed) = (0usize, Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                let groups = replicas(&*backend, "recreate").await?;
+                if groups.iter().any(|g| !old.iter().any(|o| o == g.name())) {
+                    checked += 1;
+                    for name in &old {
+                        mixed.extend(t.leftovers(name).await?);
+                    }
+                    if !mixed.is_empty() {
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok::<_, String>((checked, mixed))
+        };
+        let wait = async {
+            let done = wait_complete(&*backend, "recreate").await;
+            stop.store(true, Ordering::SeqCst);
+            done
+        };
+        let (polled, done) = futures::join!(poll, wait);
         done?;
-        ensure!(polls >= 3, "only {polls} polls: too few to judge");
+        let (checked, mixed) = polled?;
+        ensure!(checked >= 1, "no poll saw a new replica: too few to judge");
         ensure!(
             mixed.is_empty(),
-            "old and new replicas ran together: {mixed:?}"
+            "old replicas still ran beside new ones: {mixed:?}"
         );
         expect_replicas(&*backend, "recreate", 2, "v2").await?;
         delete_d(t, "recreate").await
