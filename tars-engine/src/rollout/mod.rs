@@ -1,7 +1,7 @@
 //! The rollout engine: Deployments on any backend that can start, stop and observe container
 //! groups (a [`crate::driver::GroupDriver`]).
 //!
-//! - [`plan`] is the pure planning step (spec, revisions, observed replicas, persisted
+//! - [`plan()`] is the pure planning step (spec, revisions, observed replicas, persisted
 //!   progress, now → starts, stops, status, events); unit-tested on tables and benchmarked.
 //! - [`RolloutEngine`] runs one controller task per deployment that observes its replica
 //!   groups, plans, persists the progress and the decided actions in the engine's
