@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod deployments;
 mod groups;
 mod host;
 mod probe;
@@ -40,11 +41,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tars_api::capability::{Capabilities, Feature, Support};
 use tars_api::unsupported::UnsupportedApi;
-use tars_api::{
-    Backend, ContainerGroups, CronJobSpec, CronJobs, DeploymentSpec, Deployments, Error, Result,
-};
+use tars_api::{Backend, ContainerGroups, CronJobSpec, CronJobs, Deployments, Error, Result};
 
 pub use config::{DEFAULT_INSTANCE, LocalConfig};
+pub use deployments::LocalDeployments;
 pub use groups::LocalGroups;
 pub use secret::env_name as secret_env_name;
 
@@ -58,7 +58,7 @@ pub const BACKEND: &str = "local";
 pub struct LocalBackend {
     shared: Arc<Shared>,
     groups: Arc<LocalGroups>,
-    deployments: UnsupportedApi<DeploymentSpec>,
+    deployments: Arc<LocalDeployments>,
     cron_jobs: UnsupportedApi<CronJobSpec>,
 }
 
@@ -85,15 +85,13 @@ impl LocalBackend {
         let store = store::Store::open(config.state_dir(), db.clone())?;
         let shared = Arc::new(Shared::new(config, store, db, http));
         recover(&shared).await?;
+        let groups = Arc::new(LocalGroups {
+            shared: shared.clone(),
+        });
+        let deployments = Arc::new(LocalDeployments::start(&shared, groups.clone())?);
         Ok(LocalBackend {
-            groups: Arc::new(LocalGroups {
-                shared: shared.clone(),
-            }),
-            deployments: UnsupportedApi::new(
-                Feature::Deployments,
-                BACKEND,
-                "deployments on the embedded backend arrive with tars' rollout engine",
-            ),
+            groups,
+            deployments,
             cron_jobs: UnsupportedApi::new(
                 Feature::CronJobs,
                 BACKEND,
@@ -101,6 +99,11 @@ impl LocalBackend {
             ),
             shared,
         })
+    }
+
+    /// The deployment API, with its rollout event stream ([`LocalDeployments::events`]).
+    pub fn local_deployments(&self) -> &LocalDeployments {
+        &self.deployments
     }
 
     /// The configuration.
@@ -118,6 +121,7 @@ impl LocalBackend {
     /// would: background tasks end, processes keep running. A backend opened afterwards on the
     /// same state takes over. For tests of crash recovery; use [`Backend::shutdown`] otherwise.
     pub async fn abandon(&self) {
+        self.deployments.abandon().await;
         let supervisors: Vec<Supervisor> = self
             .shared
             .objects()
@@ -203,7 +207,7 @@ impl Backend for LocalBackend {
     }
 
     fn deployments(&self) -> &dyn Deployments {
-        &self.deployments
+        &*self.deployments
     }
 
     fn cron_jobs(&self) -> &dyn CronJobs {
@@ -213,6 +217,8 @@ impl Backend for LocalBackend {
     /// Stops supervising; the groups keep running, and a backend opened later on the same
     /// state adopts them (see the crate docs).
     async fn shutdown(&self) -> Result<()> {
+        // Controllers first, so none starts a replica while the supervisors let go.
+        self.deployments.shutdown().await;
         self.abandon().await;
         Ok(())
     }
@@ -245,19 +251,14 @@ pub fn capabilities() -> Capabilities {
             Support::Unsupported("a single host: nothing to spread over".into()),
         )
         .unsupported(&[CpuLimits, MemoryLimits], &cgroups)
-        .unsupported(
-            &[
-                Deployments,
-                RollingUpdate,
-                Batches,
-                Gates,
-                Rollback,
-                AutoRollback,
-                PauseResume,
-                Scale,
-            ],
-            "arrives with tars' rollout engine",
-        )
+        .with(Deployments, Support::Emulated)
+        .with(RollingUpdate, Support::Emulated)
+        .with(Batches, Support::Emulated)
+        .with(Gates, Support::Emulated)
+        .with(Rollback, Support::Emulated)
+        .with(AutoRollback, Support::Emulated)
+        .with(PauseResume, Support::Emulated)
+        .with(Scale, Support::Emulated)
         .unsupported(
             &[
                 CronJobs,

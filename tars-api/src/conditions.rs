@@ -46,18 +46,63 @@ pub fn is_group_finished() -> impl Condition<ContainerGroupSpec> {
     }
 }
 
-/// Every replica of the current revision is available and no old one is left.
+/// Every replica of the current revision is available and no old one is left, in a status
+/// that reflects the current spec (its observed generation is the object's generation).
 pub fn is_deployment_complete() -> impl Condition<DeploymentSpec> {
     |o: Option<&Object<DeploymentSpec>>| {
-        o.and_then(|o| o.status.as_ref().map(|s| (o.spec.replicas, s)))
-            .is_some_and(|(want, s)| s.updated == want && s.available == want && s.replicas == want)
+        o.and_then(|o| {
+            o.status
+                .as_ref()
+                .map(|s| (o.spec.replicas, o.metadata.generation, s))
+        })
+        .is_some_and(|(want, generation, s)| {
+            generation.is_none_or(|g| s.observed_generation >= g)
+                && s.updated == want
+                && s.available == want
+                && s.replicas == want
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group::{Container, ContainerGroup, ContainerGroupStatus};
+    use crate::deployment::DeploymentStatus;
+    use crate::group::{Container, ContainerGroup, ContainerGroupStatus, GroupTemplate};
+
+    #[test]
+    fn a_deployment_is_complete_only_in_a_status_of_its_current_generation() {
+        let mut d = Object::new(
+            "web",
+            DeploymentSpec {
+                replicas: 2,
+                template: GroupTemplate {
+                    labels: Default::default(),
+                    annotations: Default::default(),
+                    spec: ContainerGroupSpec::new(vec![Container::new("a", "i", &["x"])]),
+                },
+                strategy: Default::default(),
+                min_ready: Default::default(),
+                progress_deadline: None,
+                auto_rollback: false,
+                paused: false,
+                revision_history_limit: 10,
+            },
+        );
+        d.metadata.generation = Some(2);
+        d.status = Some(DeploymentStatus {
+            observed_generation: 1,
+            replicas: 2,
+            updated: 2,
+            available: 2,
+            ..Default::default()
+        });
+        assert!(!is_deployment_complete().holds(Some(&d)), "a stale status");
+        if let Some(s) = d.status.as_mut() {
+            s.observed_generation = 2;
+        }
+        assert!(is_deployment_complete().holds(Some(&d)));
+    }
 
     #[test]
     fn group_conditions_follow_phase_and_ready() {

@@ -378,8 +378,14 @@ impl<'de> Deserialize<'de> for BatchPattern {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentStatus {
-    /// The revision the spec currently asks for.
+    /// The generation of the spec this status reflects.
+    #[serde(default)]
+    pub observed_generation: u64,
+    /// The revision the spec currently asks for (the update revision).
     pub revision: u64,
+    /// The last revision whose rollout completed (0 before any did).
+    #[serde(default)]
+    pub current_revision: u64,
     /// Replicas that exist, of any revision.
     pub replicas: u32,
     /// Replicas of the current revision.
@@ -388,6 +394,9 @@ pub struct DeploymentStatus {
     pub ready: u32,
     /// Replicas ready for at least `min_ready`.
     pub available: u32,
+    /// How many of `spec.replicas` are not available (`replicas - available`, at least 0).
+    #[serde(default)]
+    pub unavailable: u32,
     /// The batch the rollout is in (batches strategy), starting at 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<u32>,

@@ -169,10 +169,15 @@ pub(crate) async fn expect_refused(
     )
 }
 
+pub mod deployment;
 pub mod group;
 pub mod supervision;
 
 /// Every case of the suite, in matrix order.
 pub fn all() -> Vec<&'static Case> {
-    group::CASES.iter().chain(supervision::CASES).collect()
+    group::CASES
+        .iter()
+        .chain(supervision::CASES)
+        .chain(deployment::CASES)
+        .collect()
 }
