@@ -54,7 +54,7 @@ ensure_debian_packages() {
 
 # Fast path: a complete cache built from these sources, whose launcher still loads (the Debian
 # libraries it needs may have been removed since).
-if mesos_cache_ready && ! ldd "$MESOS_LAUNCHER" 2>&1 | grep -q 'not found'; then
+if mesos_cache_ready && ldd_out="$(ldd "$MESOS_LAUNCHER" 2>&1)" && ! grep -q 'not found' <<<"$ldd_out"; then
   finish "already installed (no-op)"
   exit 0
 fi
@@ -81,7 +81,7 @@ work="$(mktemp -d "${MESOS_CACHE}.build.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 # --- 1. libmesos from PyPI ------------------------------------------------------------------------
-if [[ -f "$MESOS_LIB" ]] && echo "$MESOS_LIB_SHA256  $MESOS_LIB" | sha256sum -c --quiet 2>/dev/null; then
+if [[ -f "$MESOS_LIB" ]] && echo "$MESOS_LIB_SHA256  $MESOS_LIB" | sha256sum -c --quiet >/dev/null 2>&1; then
   log "libmesos already downloaded and verified"
 else
   rm -f "$MESOS_LIB"
