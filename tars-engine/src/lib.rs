@@ -6,6 +6,7 @@
 //! [`wait::wait_for`].
 #![forbid(unsafe_code)]
 
+pub mod cron;
 pub mod driver;
 pub mod store;
 pub mod wait;
