@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod cron_jobs;
 mod groups;
 mod host;
 mod probe;
@@ -40,11 +41,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tars_api::capability::{Capabilities, Feature, Support};
 use tars_api::unsupported::UnsupportedApi;
-use tars_api::{
-    Backend, ContainerGroups, CronJobSpec, CronJobs, DeploymentSpec, Deployments, Error, Result,
-};
+use tars_api::{Backend, ContainerGroups, CronJobs, DeploymentSpec, Deployments, Error, Result};
 
 pub use config::{DEFAULT_INSTANCE, LocalConfig};
+pub use cron_jobs::LocalCronJobs;
 pub use groups::LocalGroups;
 pub use secret::env_name as secret_env_name;
 
@@ -59,7 +59,7 @@ pub struct LocalBackend {
     shared: Arc<Shared>,
     groups: Arc<LocalGroups>,
     deployments: UnsupportedApi<DeploymentSpec>,
-    cron_jobs: UnsupportedApi<CronJobSpec>,
+    cron_jobs: LocalCronJobs,
 }
 
 impl std::fmt::Debug for LocalBackend {
@@ -89,20 +89,18 @@ impl LocalBackend {
         let db = tars_engine::store::RedbStore::open(config.state_dir())?;
         let shared = Arc::new(Shared::new(config, store, Arc::new(db), http));
         recover(&shared).await?;
+        let groups = Arc::new(LocalGroups {
+            shared: shared.clone(),
+        });
+        let cron_jobs = LocalCronJobs::start(shared.clone(), groups.clone())?;
         Ok(LocalBackend {
-            groups: Arc::new(LocalGroups {
-                shared: shared.clone(),
-            }),
+            groups,
             deployments: UnsupportedApi::new(
                 Feature::Deployments,
                 BACKEND,
                 "deployments on the embedded backend arrive with tars' rollout engine",
             ),
-            cron_jobs: UnsupportedApi::new(
-                Feature::CronJobs,
-                BACKEND,
-                "cron jobs on the embedded backend arrive with tars' cron engine",
-            ),
+            cron_jobs,
             shared,
         })
     }
@@ -116,6 +114,7 @@ impl LocalBackend {
     /// would: background tasks end, processes keep running. A backend opened afterwards on the
     /// same state takes over. For tests of crash recovery; use [`Backend::shutdown`] otherwise.
     pub async fn abandon(&self) {
+        self.cron_jobs.shutdown().await;
         let supervisors: Vec<Supervisor> = self
             .shared
             .objects()
@@ -155,15 +154,20 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
                     .map_err(io)?;
             }
         }
-        object.status = None;
-        let supervisor = Supervisor::start(shared.clone(), object.clone());
-        shared.objects().insert(
-            name,
-            Entry {
-                object,
-                supervisor: Some(supervisor),
-            },
-        );
+        // A group that ended for good (a cron run, say) stays ended: restarting it would run
+        // its work a second time.
+        let ended = object
+            .status
+            .as_ref()
+            .is_some_and(|s| s.phase.is_terminal())
+            && object.spec.restart_policy != tars_api::RestartPolicy::Always;
+        let supervisor = if ended {
+            None
+        } else {
+            object.status = None;
+            Some(Supervisor::start(shared.clone(), object.clone()))
+        };
+        shared.objects().insert(name, Entry { object, supervisor });
     }
     Ok(())
 }
@@ -195,6 +199,8 @@ impl Backend for LocalBackend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        // First, so that no new run starts while the groups are being stopped.
+        self.cron_jobs.shutdown().await;
         let supervisors: Vec<Supervisor> = self
             .shared
             .objects()
@@ -249,17 +255,12 @@ pub fn capabilities() -> Capabilities {
             ],
             "arrives with tars' rollout engine",
         )
-        .unsupported(
-            &[
-                CronJobs,
-                TimeZones,
-                SecondsSchedules,
-                Iso8601Schedules,
-                Parents,
-                Concurrency,
-                Retries,
-                Trigger,
-            ],
-            "arrives with tars' cron engine",
-        )
+        .with(CronJobs, Support::Emulated)
+        .with(TimeZones, Support::Emulated)
+        .with(SecondsSchedules, Support::Emulated)
+        .with(Iso8601Schedules, Support::Emulated)
+        .with(Parents, Support::Emulated)
+        .with(Concurrency, Support::Emulated)
+        .with(Retries, Support::Emulated)
+        .with(Trigger, Support::Emulated)
 }

@@ -33,7 +33,6 @@ pub(crate) struct Shared {
     pub(crate) config: LocalConfig,
     pub(crate) store: Store,
     /// The engine's durable state (the lock of the state directory is held through it).
-    #[allow(dead_code)] // read by the rollout and cron engines as they land
     pub(crate) db: Arc<dyn tars_engine::store::Store>,
     pub(crate) http: reqwest::Client,
     objects: Mutex<BTreeMap<String, Entry>>,

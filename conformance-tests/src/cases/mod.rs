@@ -130,9 +130,10 @@ pub(crate) async fn wait_log(
     }
 }
 
+pub mod cron;
 pub mod group;
 
 /// Every case of the suite, in matrix order.
 pub fn all() -> Vec<&'static Case> {
-    group::CASES.iter().collect()
+    group::CASES.iter().chain(cron::CASES).collect()
 }

@@ -121,7 +121,12 @@ impl Core {
     /// Loads every job and run record from `store`; active runs are resumed (their groups are
     /// reconciled by [`Core::reconcile`]) and slots passed while tars was down are caught up
     /// at the first [`Core::fire`].
-    pub fn load(store: Arc<dyn Store>, now: Timestamp) -> Result<Core> {
+    /// Jobs for which `keep` is false (another tars instance's) stay in the store untouched.
+    pub fn load(
+        store: Arc<dyn Store>,
+        now: Timestamp,
+        keep: &dyn Fn(&CronJob) -> bool,
+    ) -> Result<Core> {
         let mut core = Core {
             store,
             jobs: HashMap::new(),
@@ -139,6 +144,9 @@ impl Core {
         }
         for (name, bytes) in core.store.scan(JOBS, "")? {
             let object: CronJob = decode(JOBS, &name, &bytes)?;
+            if !keep(&object) {
+                continue;
+            }
             let schedule = parse_schedule(&object)?;
             let state = states.remove(&name).unwrap_or(JobState {
                 last_slot: Some(now),
@@ -190,12 +198,13 @@ impl Core {
                 .or_default()
                 .insert(name.clone());
         }
-        let active = self
+        // The generation carries on, so that the old incarnation's slot timer stays stale.
+        let (active, generation) = self
             .jobs
             .remove(&name)
             .map(|j| {
                 self.unlink_parents(&j.object);
-                j.active
+                (j.active, j.generation)
             })
             .unwrap_or_default();
         self.jobs.insert(
@@ -204,7 +213,7 @@ impl Core {
                 object,
                 schedule,
                 state,
-                generation: 0,
+                generation,
                 next: None,
                 active,
             },

@@ -18,6 +18,9 @@ use super::watch::{self, EVENT_BUFFER, Event};
 use crate::driver::GroupDriver;
 use crate::store::Store;
 
+/// Which stored jobs an engine takes on (by ownership, typically).
+pub type Keep = Box<dyn Fn(&CronJob) -> bool + Send + Sync>;
+
 /// How long to wait before watching the run groups again after the watch failed.
 const REWATCH_DELAY: Duration = Duration::from_secs(1);
 
@@ -52,6 +55,21 @@ impl Inner {
         }
     }
 
+    /// Runs one step of the state machine under the lock, sends the watch events it caused,
+    /// and wakes the scheduler when the step armed a timer earlier than the one it sleeps for.
+    fn step<T>(&self, f: impl FnOnce(&mut Core) -> Result<T>) -> Result<T> {
+        let mut core = self.lock();
+        let before = core.next_due();
+        let result = f(&mut core);
+        self.emit_changed(&mut core);
+        let after = core.next_due();
+        drop(core);
+        if after.is_some() && (before.is_none() || after < before) {
+            self.wake.notify_one();
+        }
+        result
+    }
+
     fn run_effects(self: &Arc<Self>, effects: Vec<Effect>) {
         if effects.is_empty() {
             return;
@@ -66,12 +84,9 @@ impl Inner {
                         if let Err(e) = inner.driver.start(&group).await {
                             tracing::warn!(group = group.name(), error = %e, "could not start cron run");
                             let why = format!("its group could not be started: {e}");
-                            let effects = {
-                                let mut core = inner.lock();
-                                let r = core.group_lost(group.name(), &why, Timestamp::now());
-                                inner.emit_changed(&mut core);
-                                r
-                            };
+                            let effects = inner.step(|core| {
+                                core.group_lost(group.name(), &why, Timestamp::now())
+                            });
                             inner.after_step(effects);
                         }
                     }
@@ -116,9 +131,14 @@ fn run_selector() -> LabelSelector {
 }
 
 impl CronEngine {
-    /// Loads the jobs of `store` and starts scheduling them. Must run inside a tokio runtime.
-    pub fn start(driver: Arc<dyn GroupDriver>, store: Arc<dyn Store>) -> Result<CronEngine> {
-        let core = Core::load(store, Timestamp::now())?;
+    /// Loads the jobs of `store` for which `keep` holds (those of this tars instance) and
+    /// starts scheduling them. Must run inside a tokio runtime.
+    pub fn start(
+        driver: Arc<dyn GroupDriver>,
+        store: Arc<dyn Store>,
+        keep: Keep,
+    ) -> Result<CronEngine> {
+        let core = Core::load(store, Timestamp::now(), &*keep)?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let inner = Arc::new(Inner {
             core: Mutex::new(core),
@@ -214,12 +234,9 @@ impl CronEngine {
 
     /// Starts a run of `name` now (recorded as manual); returns its group name.
     pub fn trigger(&self, name: &str) -> Result<String> {
-        let (group, effects) = {
-            let mut core = self.inner.lock();
-            let r = core.trigger(name, Timestamp::now())?;
-            self.inner.emit_changed(&mut core);
-            r
-        };
+        let (group, effects) = self
+            .inner
+            .step(|core| core.trigger(name, Timestamp::now()))?;
         self.inner.run_effects(effects);
         Ok(group)
     }
@@ -323,20 +340,15 @@ async fn watch_groups(inner: Arc<Inner>) {
                         }
                     };
                     let now = Timestamp::now();
-                    let effects = {
-                        let mut core = inner.lock();
-                        let r = match &event {
-                            WatchEvent::Existing(g)
-                            | WatchEvent::Added(g)
-                            | WatchEvent::Modified(g) => core.group_event(g, now),
-                            WatchEvent::Deleted(g) => {
-                                core.group_lost(g.name(), "its group was deleted", now)
-                            }
-                            WatchEvent::SnapshotDone => Ok(Vec::new()),
-                        };
-                        inner.emit_changed(&mut core);
-                        r
-                    };
+                    let effects = inner.step(|core| match &event {
+                        WatchEvent::Existing(g)
+                        | WatchEvent::Added(g)
+                        | WatchEvent::Modified(g) => core.group_event(g, now),
+                        WatchEvent::Deleted(g) => {
+                            core.group_lost(g.name(), "its group was deleted", now)
+                        }
+                        WatchEvent::SnapshotDone => Ok(Vec::new()),
+                    });
                     inner.after_step(effects);
                 }
             }
@@ -350,12 +362,7 @@ async fn watch_groups(inner: Arc<Inner>) {
 async fn reconcile(inner: Arc<Inner>) {
     match inner.driver.list(&run_selector()).await {
         Ok(groups) => {
-            let effects = {
-                let mut core = inner.lock();
-                let r = core.reconcile(&groups, Timestamp::now());
-                inner.emit_changed(&mut core);
-                r
-            };
+            let effects = inner.step(|core| core.reconcile(&groups, Timestamp::now()));
             inner.after_step(effects);
         }
         Err(e) => tracing::warn!(error = %e, "could not list cron run groups at start"),

@@ -91,7 +91,7 @@ fn ended(name: &str, exit: i32) -> ContainerGroup {
 
 fn setup(jobs: &[CronJob], now: &str) -> (Arc<dyn Store>, Core) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let mut core = Core::load(store.clone(), ts(now)).expect("load");
+    let mut core = Core::load(store.clone(), ts(now), &|_| true).expect("load");
     for j in jobs {
         core.put(j.clone(), ts(now)).expect("put");
     }
@@ -145,7 +145,7 @@ fn a_restart_never_starts_a_slot_twice_nor_loses_one() {
     // Crash after the record, before the group was started; restart 3.5 s later.
     drop(core);
     let now = ts("2026-01-01T00:00:04.5Z");
-    let mut core = Core::load(store.clone(), now).expect("reload");
+    let mut core = Core::load(store.clone(), now, &|_| true).expect("reload");
     let effects = core.reconcile(&[], now).expect("reconcile");
     assert_eq!(
         started(&effects),
@@ -178,7 +178,7 @@ fn missed_slots_after_an_outage_are_each_recorded() {
     core.fire(ts("2026-01-01T00:00:01Z")).expect("fire");
     drop(core);
     let now = ts("2026-01-01T00:00:05.5Z");
-    let mut core = Core::load(store, now).expect("reload");
+    let mut core = Core::load(store, now, &|_| true).expect("reload");
     core.fire(now).expect("fire");
     let runs = core.runs("tick").expect("runs");
     let got: Vec<(i64, RunOutcome)> = runs
@@ -367,4 +367,18 @@ fn deleting_a_job_stops_its_runs_and_forgets_it() {
             .expect("fire")
             .is_empty()
     );
+}
+
+#[test]
+fn suspending_disarms_the_slot_already_armed() {
+    let mut j = job("s", Some("* * * * * *"));
+    let (_, mut core) = setup(&[j.clone()], "2026-01-01T00:00:00.5Z");
+    j.spec.suspend = true;
+    core.put(j, ts("2026-01-01T00:00:00.6Z")).expect("suspend");
+    assert!(
+        core.fire(ts("2026-01-01T00:00:01Z"))
+            .expect("fire")
+            .is_empty()
+    );
+    assert!(core.runs("s").expect("runs").is_empty());
 }
