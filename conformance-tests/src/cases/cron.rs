@@ -643,7 +643,7 @@ pub async fn cron_restart_exactly_once(t: &dyn Target) -> Outcome {
 
 /// Every second between the first and the last slot of `history` is there exactly once,
 /// run to success or recorded as missed; no group name repeats.
-pub(crate) fn check_every_slot_once(history: &[CronRun]) -> Result<(), String> {
+pub fn check_every_slot_once(history: &[CronRun]) -> Result<(), String> {
     let first = history.first().ok_or("no run at all")?.slot.as_second();
     let last = history.last().ok_or("no run at all")?.slot.as_second();
     let slots: Vec<i64> = history.iter().map(|r| r.slot.as_second()).collect();
