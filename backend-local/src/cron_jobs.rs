@@ -9,7 +9,9 @@ use tars_api::api::{
     WatchStream,
 };
 use tars_api::meta::Kind;
-use tars_api::{CronJob, CronJobSpec, CronRun, Error, LabelSelector, Result, diff};
+use tars_api::{
+    ContainerGroup, CronJob, CronJobSpec, CronRun, Error, LabelSelector, ObjectMeta, Result, diff,
+};
 use tars_engine::cron::CronEngine;
 use tars_engine::cron::state::JOBS;
 use tars_engine::driver::ApiDriver;
@@ -86,6 +88,28 @@ impl ObjectApi<CronJobSpec> for LocalCronJobs {
         options: ApplyOptions,
     ) -> Result<ApplyOutcome<CronJobSpec>> {
         tars_api::validate::cron_job(object)?;
+        // What this backend cannot run is refused now, not at each run.
+        crate::groups::check_supported(&ContainerGroup {
+            metadata: ObjectMeta::named(object.name()),
+            spec: object.spec.template.spec.clone(),
+            status: None,
+        })
+        .map_err(|e| match e {
+            Error::Unsupported {
+                feature,
+                backend,
+                reason,
+            } => Error::Unsupported {
+                feature,
+                backend,
+                reason: reason.replacen("spec.", "spec.template.spec.", 1),
+            },
+            Error::Invalid { field, reason } => Error::Invalid {
+                field: field.replacen("spec.", "spec.template.spec.", 1),
+                reason,
+            },
+            other => other,
+        })?;
         let name = object.name().to_owned();
         let mut desired = CronJob {
             metadata: object.metadata.user_part(),
@@ -194,5 +218,116 @@ impl CronJobs for LocalCronJobs {
             Err(Error::NotFound { .. }) => Err(self.missing(name)),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tars_api::group::GroupTemplate;
+    use tars_api::{Backend, ConcurrencyPolicy, Container, ContainerGroupSpec, Feature};
+
+    use super::*;
+    use crate::{LocalBackend, LocalConfig};
+
+    fn job(name: &str) -> CronJob {
+        let mut spec = ContainerGroupSpec::new(vec![Container::new("main", "none", &["true"])]);
+        spec.restart_policy = tars_api::RestartPolicy::Never;
+        CronJob::new(
+            name,
+            CronJobSpec {
+                schedule: Some("0 0 0 1 1 *".into()),
+                time_zone: None,
+                concurrency: ConcurrencyPolicy::Allow,
+                starting_deadline: None,
+                retries: 0,
+                retry_backoff: Duration::from_secs(1),
+                active_deadline: None,
+                parents: Vec::new(),
+                suspend: false,
+                successful_history_limit: 3,
+                failed_history_limit: 1,
+                template: GroupTemplate {
+                    labels: Default::default(),
+                    annotations: Default::default(),
+                    spec,
+                },
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn jobs_survive_reopening_and_another_instance_gets_conflict() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let a = LocalBackend::open(LocalConfig::new(dir.path()).instance("a"))
+                .await
+                .expect("open a");
+            a.cron_jobs()
+                .apply(&job("nightly"), ApplyOptions::default())
+                .await
+                .expect("apply");
+            a.shutdown().await.expect("shutdown");
+        }
+        {
+            let a = LocalBackend::open(LocalConfig::new(dir.path()).instance("a"))
+                .await
+                .expect("reopen a");
+            let got = a.cron_jobs().get("nightly").await.expect("resumed");
+            assert!(got.status_or_default().next_schedule.is_some());
+            a.shutdown().await.expect("shutdown");
+        }
+        let b = LocalBackend::open(LocalConfig::new(dir.path()).instance("b"))
+            .await
+            .expect("open b");
+        let api = b.cron_jobs();
+        assert!(matches!(
+            api.apply(&job("nightly"), ApplyOptions::default()).await,
+            Err(Error::Conflict { .. })
+        ));
+        assert!(matches!(
+            api.get("nightly").await,
+            Err(Error::Conflict { .. })
+        ));
+        assert!(matches!(
+            api.trigger("nightly").await,
+            Err(Error::Conflict { .. })
+        ));
+        assert!(
+            api.list(&ListParams::all())
+                .await
+                .expect("list")
+                .items
+                .is_empty()
+        );
+        b.shutdown().await.expect("shutdown");
+    }
+
+    #[tokio::test]
+    async fn a_template_this_backend_cannot_run_is_refused_at_apply() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = LocalBackend::open(LocalConfig::new(dir.path()))
+            .await
+            .expect("open");
+        let mut j = job("limited");
+        j.spec.template.spec.containers[0].resources.cpu = Some(tars_api::Cpu(500));
+        match backend.cron_jobs().apply(&j, ApplyOptions::default()).await {
+            Err(Error::Unsupported {
+                feature, reason, ..
+            }) => {
+                assert_eq!(feature, Feature::CpuLimits);
+                assert!(
+                    reason.starts_with("spec.template.spec.containers[0]"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+        assert!(matches!(
+            backend.cron_jobs().get("limited").await,
+            Err(Error::NotFound { .. })
+        ));
+        backend.shutdown().await.expect("shutdown");
     }
 }

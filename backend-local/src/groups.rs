@@ -32,7 +32,7 @@ fn io_error(e: std::io::Error) -> Error {
 }
 
 /// Refuses what this backend cannot run, before anything is stored or started.
-fn check_supported(group: &ContainerGroup) -> Result<()> {
+pub(crate) fn check_supported(group: &ContainerGroup) -> Result<()> {
     for (i, c) in group.spec.containers.iter().enumerate() {
         if c.command.is_empty() {
             return Err(Error::unsupported(

@@ -3,6 +3,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use futures::StreamExt;
+use tars_api::LabelSelector;
+use tars_api::api::{Change, WatchEvent};
+
 use tars_api::group::GroupTemplate;
 use tars_api::{
     ApplyOptions, Backend, ConcurrencyPolicy, Container, ContainerGroupSpec, CronJob, CronJobSpec,
@@ -14,6 +18,8 @@ use crate::fixtures::{IMAGE, SUITE_LABEL};
 use crate::{Outcome, Target};
 
 cases![
+    cron_apply_dry_run_and_idempotence,
+    cron_watch_sends_snapshot_then_changes,
     cron_fires_on_schedule,
     cron_time_zone,
     cron_concurrency_forbid,
@@ -126,6 +132,120 @@ async fn remove(backend: &dyn Backend, name: &str) -> Result<(), String> {
         Err(Error::NotFound { .. }) => Ok(()),
         other => Err(format!("get after delete of {name}: {other:?}")),
     }
+}
+
+/// A dry run stores nothing; the same job twice is unchanged; a changed spec bumps the
+/// generation.
+pub async fn cron_apply_dry_run_and_idempotence(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let api = backend.cron_jobs();
+        let j = job("nightly-report", Some(YEARLY), "true");
+        let dry = api.apply(&j, ApplyOptions::dry_run()).await.map_err(e2s)?;
+        ensure!(dry.change == Change::Created, "dry run: {:?}", dry.change);
+        ensure!(
+            matches!(api.get("nightly-report").await, Err(Error::NotFound { .. })),
+            "a dry run stored the job"
+        );
+        let first = put(&*backend, &j).await?;
+        ensure!(
+            first.metadata.is_owned_by(backend.instance()),
+            "no ownership stamp: {:?}",
+            first.metadata.labels
+        );
+        let again = api.apply(&j, ApplyOptions::default()).await.map_err(e2s)?;
+        ensure!(
+            again.change == Change::Unchanged
+                && again.object.metadata.generation == first.metadata.generation,
+            "second apply: {:?}, generation {:?}",
+            again.change,
+            again.object.metadata.generation
+        );
+        let mut changed = j.clone();
+        changed.spec.retries = 2;
+        let updated = api
+            .apply(&changed, ApplyOptions::default())
+            .await
+            .map_err(e2s)?;
+        ensure!(
+            matches!(&updated.change, Change::Updated { fields } if fields.iter().any(|f| f == "spec.retries")),
+            "update: {:?}",
+            updated.change
+        );
+        ensure!(
+            updated.object.metadata.generation == first.metadata.generation.map(|g| g + 1),
+            "generation {:?} after a spec change",
+            updated.object.metadata.generation
+        );
+        remove(&*backend, "nightly-report").await
+    };
+    run.await.into()
+}
+
+/// A watch of cron jobs sends the snapshot, its end, then additions, status changes and
+/// deletions of the jobs its selector matches.
+pub async fn cron_watch_sends_snapshot_then_changes(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let api = backend.cron_jobs();
+        put(&*backend, &job("watched-before", Some(YEARLY), "true")).await?;
+        let selector = LabelSelector::everything().eq("watch-me", "yes");
+        let mut before = job("watched-before", Some(YEARLY), "true");
+        before
+            .metadata
+            .labels
+            .insert("watch-me".into(), "yes".into());
+        put(&*backend, &before).await?;
+        let mut events = api.watch(&selector).await.map_err(e2s)?;
+        let mut next = async || -> Result<WatchEvent<CronJobSpec>, String> {
+            match tokio::time::timeout(Duration::from_secs(10), events.next()).await {
+                Ok(Some(Ok(e))) => Ok(e),
+                other => Err(format!("no watch event: {other:?}")),
+            }
+        };
+        match next().await? {
+            WatchEvent::Existing(o) if o.name() == "watched-before" => {}
+            other => return Err(format!("expected the snapshot, got {other:?}")),
+        }
+        ensure!(
+            matches!(next().await?, WatchEvent::SnapshotDone),
+            "no end of snapshot"
+        );
+        put(&*backend, &job("not-watched", Some(YEARLY), "true")).await?;
+        let mut added = job("watched-after", Some(YEARLY), "true");
+        added
+            .metadata
+            .labels
+            .insert("watch-me".into(), "yes".into());
+        put(&*backend, &added).await?;
+        match next().await? {
+            WatchEvent::Added(o) if o.name() == "watched-after" => {}
+            other => return Err(format!("expected watched-after added, got {other:?}")),
+        }
+        api.trigger("watched-after").await.map_err(e2s)?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "no status change with a success"
+            );
+            match next().await? {
+                WatchEvent::Modified(o) if o.status_or_default().success_count == 1 => break,
+                WatchEvent::Modified(o) if o.name() == "watched-after" => {}
+                other => return Err(format!("unexpected event {other:?}")),
+            }
+        }
+        remove(&*backend, "watched-after").await?;
+        match next().await? {
+            WatchEvent::Deleted(o) if o.name() == "watched-after" => {}
+            other => return Err(format!("expected watched-after deleted, got {other:?}")),
+        }
+        for name in ["watched-before", "not-watched"] {
+            remove(&*backend, name).await?;
+        }
+        Ok(())
+    };
+    run.await.into()
 }
 
 /// A `*/2` job runs at every even second, on time, and cleans up its finished groups.
