@@ -5,6 +5,8 @@
 //! - [`core::Core`]: the state machine of all jobs and runs, with one priority queue of timers;
 //!   synchronous, given `now`, and persisting each step in one store transaction before any
 //!   group is started, so that a restarted tars never starts a slot twice and never loses one.
+//!   Its steps are split by concern: `firing` (due slots, retries, deadlines) and `ending`
+//!   (an attempt's end, children, the driver's reports, reconciliation after a restart).
 //! - [`CronEngine`]: the tasks around it (one scheduler, one watch of the run groups).
 //!
 //! A run's group is named `<job>-<slot unix seconds>` (`-<attempt>` from the second attempt;
@@ -19,7 +21,9 @@
 //! a failed attempt (retried when retries are left).
 
 pub mod core;
+mod ending;
 mod engine;
+mod firing;
 pub mod graph;
 pub mod naming;
 pub mod plan;
