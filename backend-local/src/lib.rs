@@ -10,7 +10,13 @@
 //! State lives under the state directory of [`LocalConfig`]. When a backend is opened on a state
 //! directory that holds groups (after a restart of the process that embeds tars), any process
 //! of theirs still alive is stopped and the groups are started afresh from their stored spec,
-//! so nothing runs unsupervised.
+//! so nothing runs unsupervised. A group that had ended for good (succeeded or failed, with a
+//! restart policy other than `Always`) stays ended.
+//!
+//! Cron jobs run on tars' cron engine (`tars_engine::cron`) over these groups, with their jobs,
+//! counters and history in the state directory's database: a backend reopened on the same state
+//! resumes them, catches up at most one run per job for the slots it missed, records the others
+//! as missed, and never starts a slot twice.
 //!
 //! ```no_run
 //! # async fn demo() -> tars_api::Result<()> {

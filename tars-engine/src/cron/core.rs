@@ -16,6 +16,7 @@ use tars_api::{
 };
 
 use super::naming::{self, Origin};
+use super::schedules::Schedules;
 use super::state::{JOBS, JobState, RUNS, STATE, StoredRun};
 use crate::store::{Batch, Store, decode};
 
@@ -43,7 +44,7 @@ pub(super) enum Timer {
 pub(super) struct Job {
     /// Metadata and spec; the status is computed on demand.
     pub(super) object: CronJob,
-    pub(super) schedule: Option<Schedule>,
+    pub(super) schedule: Option<Arc<Schedule>>,
     pub(super) state: JobState,
     /// Bumped on every reschedule; a slot timer of an older generation is stale.
     pub(super) generation: u64,
@@ -81,6 +82,7 @@ pub struct Core {
     pub(super) version: u64,
     /// Jobs whose status changed since the caller last drained this.
     pub(super) changed: BTreeSet<String>,
+    schedules: Schedules,
 }
 
 pub(super) fn store_err(e: impl std::fmt::Display) -> Error {
@@ -99,17 +101,6 @@ pub(super) fn add(at: Timestamp, d: Duration) -> Timestamp {
         .ok()
         .and_then(|d| at.checked_add(d).ok())
         .unwrap_or(Timestamp::MAX)
-}
-
-fn parse_schedule(job: &CronJob) -> Result<Option<Schedule>> {
-    job.spec
-        .schedule
-        .as_deref()
-        .map(|expr| {
-            Schedule::parse(expr, job.spec.time_zone.as_deref())
-                .map_err(|r| Error::invalid("spec.schedule", r))
-        })
-        .transpose()
 }
 
 impl Core {
@@ -132,6 +123,7 @@ impl Core {
             seq: 0,
             version: 0,
             changed: BTreeSet::new(),
+            schedules: Schedules::default(),
         };
         let mut states: HashMap<String, JobState> = HashMap::new();
         for (name, bytes) in core.store.scan(STATE, "")? {
@@ -142,7 +134,7 @@ impl Core {
             if !keep(&object) {
                 continue;
             }
-            let schedule = parse_schedule(&object)?;
+            let schedule = core.schedules.of(&object)?;
             let state = states.remove(&name).unwrap_or(JobState {
                 last_slot: Some(now),
                 ..JobState::default()
@@ -185,7 +177,7 @@ impl Core {
         Ok(core)
     }
 
-    fn insert_job(&mut self, object: CronJob, schedule: Option<Schedule>, state: JobState) {
+    fn insert_job(&mut self, object: CronJob, schedule: Option<Arc<Schedule>>, state: JobState) {
         let name = object.name().to_owned();
         for p in &object.spec.parents {
             self.children
@@ -341,7 +333,7 @@ impl Core {
     /// Stores `object` (created or updated) and arms its schedule. A new job catches up no
     /// slot before `now`; a changed schedule or a resumed job neither.
     pub fn put(&mut self, object: CronJob, now: Timestamp) -> Result<()> {
-        let schedule = parse_schedule(&object)?;
+        let schedule = self.schedules.of(&object)?;
         let name = object.name().to_owned();
         let state = match self.jobs.get(&name) {
             None => JobState {

@@ -172,6 +172,15 @@ impl Core {
         self.commit(step)
     }
 
+    /// A run group appeared that no active run owns: its run ended (or its job went) while
+    /// its start was still under way. It is stopped, so that no run group is left behind.
+    pub fn untracked(&self, group: &ContainerGroup) -> Option<Effect> {
+        (!self.by_group.contains_key(group.name())).then(|| Effect::Stop {
+            group: group.name().to_owned(),
+            grace: group.spec.termination_grace_period,
+        })
+    }
+
     /// A run group vanished, or could not be started: the attempt failed.
     pub fn group_lost(&mut self, group: &str, why: &str, now: Timestamp) -> Result<Vec<Effect>> {
         let Some(key) = self.by_group.get(group).cloned() else {

@@ -341,9 +341,11 @@ async fn watch_groups(inner: Arc<Inner>) {
                     };
                     let now = Timestamp::now();
                     let effects = inner.step(|core| match &event {
-                        WatchEvent::Existing(g)
-                        | WatchEvent::Added(g)
-                        | WatchEvent::Modified(g) => core.group_event(g, now),
+                        WatchEvent::Existing(g) | WatchEvent::Added(g) => match core.untracked(g) {
+                            Some(stop) => Ok(vec![stop]),
+                            None => core.group_event(g, now),
+                        },
+                        WatchEvent::Modified(g) => core.group_event(g, now),
                         WatchEvent::Deleted(g) => {
                             core.group_lost(g.name(), "its group was deleted", now)
                         }

@@ -27,6 +27,7 @@ mod firing;
 pub mod graph;
 pub mod naming;
 pub mod plan;
+pub mod schedules;
 pub mod state;
 mod watch;
 

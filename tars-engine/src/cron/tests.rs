@@ -382,3 +382,16 @@ fn suspending_disarms_the_slot_already_armed() {
     );
     assert!(core.runs("s").expect("runs").is_empty());
 }
+
+#[test]
+fn a_group_started_after_its_run_ended_is_stopped() {
+    let (_, mut core) = setup(&[job("r", Some("* * * * * *"))], "2026-01-01T00:00:00.5Z");
+    core.fire(ts("2026-01-01T00:00:01Z")).expect("fire");
+    let running = ended("r-1767225601", 0);
+    assert_eq!(core.untracked(&running), None, "its run is active");
+    core.remove("r").expect("remove");
+    assert_eq!(
+        core.untracked(&running).map(|e| stopped(&[e])),
+        Some(vec!["r-1767225601".to_owned()])
+    );
+}
