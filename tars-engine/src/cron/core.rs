@@ -85,10 +85,6 @@ pub struct Core {
     schedules: Schedules,
 }
 
-pub(super) fn store_err(e: impl std::fmt::Display) -> Error {
-    Error::backend("cron", e.to_string())
-}
-
 pub(super) fn not_found(name: &str) -> Error {
     Error::NotFound {
         kind: tars_api::Kind::CronJob,
@@ -416,10 +412,19 @@ impl Core {
             }
             return Err(e);
         }
-        for job in step.prune {
-            if let Err(e) = self.prune(&job) {
-                tracing::warn!(job, error = %e, "could not prune cron history");
+        // One more transaction for the history of every job the step touched.
+        let mut prune = Batch::new();
+        for job in &step.prune {
+            match self.prune(job, prune) {
+                Ok(b) => prune = b,
+                Err(e) => {
+                    tracing::warn!(job, error = %e, "could not prune cron history");
+                    prune = Batch::new();
+                }
             }
+        }
+        if let Err(e) = self.store.write(prune) {
+            tracing::warn!(error = %e, "could not prune cron history");
         }
         Ok(step.effects)
     }
@@ -427,9 +432,9 @@ impl Core {
     /// Drops the oldest final records beyond the job's history limits: successes beyond
     /// `successful_history_limit`, failed, missed and replaced ones beyond
     /// `failed_history_limit`.
-    fn prune(&self, name: &str) -> Result<()> {
+    fn prune(&self, name: &str, mut batch: Batch) -> Result<Batch> {
         let Some(job) = self.jobs.get(name) else {
-            return Ok(());
+            return Ok(batch);
         };
         let mut ok = Vec::new();
         let mut bad = Vec::new();
@@ -441,7 +446,6 @@ impl Core {
                 _ => bad.push(key),
             }
         }
-        let mut batch = Batch::new();
         let spec = &job.object.spec;
         for (keys, limit) in [
             (ok, spec.successful_history_limit),
@@ -452,6 +456,6 @@ impl Core {
                 batch = batch.delete(RUNS, key);
             }
         }
-        self.store.write(batch).map_err(store_err)
+        Ok(batch)
     }
 }

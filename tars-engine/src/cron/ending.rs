@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use tars_api::group::ContainerState;
 use tars_api::meta::{Labels, OWNER_LABEL};
-use tars_api::{ContainerGroup, CronJob, ObjectMeta, Result, RunOutcome};
+use tars_api::{
+    ContainerGroup, ContainerGroupSpec, CronJob, ObjectMeta, Result, RunOutcome, WatchEvent,
+};
 
 use super::CRON_JOB_LABEL;
 use super::core::{Core, Effect, Step, Timer};
@@ -133,14 +135,53 @@ impl Core {
 
     /// A run group's state as the driver reports it; a terminal phase ends the attempt.
     pub fn group_event(&mut self, group: &ContainerGroup, now: Timestamp) -> Result<Vec<Effect>> {
+        let mut step = Step::default();
+        self.group_event_into(&mut step, group, now)?;
+        self.commit(step)
+    }
+
+    /// What the driver's watch reported, all handled in one step (one store transaction).
+    /// A group no active run owns that appears is stopped (see [`Core::untracked`]).
+    pub fn watch_events(
+        &mut self,
+        events: &[WatchEvent<ContainerGroupSpec>],
+        now: Timestamp,
+    ) -> Result<Vec<Effect>> {
+        let mut step = Step::default();
+        for event in events {
+            match event {
+                WatchEvent::Existing(g) | WatchEvent::Added(g) => match self.untracked(g) {
+                    Some(stop) => step.effects.push(stop),
+                    None => self.group_event_into(&mut step, g, now)?,
+                },
+                WatchEvent::Modified(g) => self.group_event_into(&mut step, g, now)?,
+                WatchEvent::Deleted(g) => {
+                    // Forgotten first: a group already gone needs no stop.
+                    if let Some(key) = self.by_group.remove(g.name()) {
+                        let why = "its group was deleted".to_owned();
+                        self.finish(&mut step, &key, false, None, why, now)?;
+                    }
+                }
+                WatchEvent::SnapshotDone => {}
+            }
+        }
+        self.commit(step)
+    }
+
+    fn group_event_into(
+        &mut self,
+        step: &mut Step,
+        group: &ContainerGroup,
+        now: Timestamp,
+    ) -> Result<()> {
         let Some(key) = self.by_group.get(group.name()).cloned() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let Some(status) = &group.status else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         if !status.phase.is_terminal() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let succeeded = status.phase == tars_api::GroupPhase::Succeeded;
         let terminations = status.containers.iter().filter_map(|c| match &c.state {
@@ -167,9 +208,7 @@ impl Core {
                 break;
             }
         }
-        let mut step = Step::default();
-        self.finish(&mut step, &key, succeeded, exit_code, reason, now)?;
-        self.commit(step)
+        self.finish(step, &key, succeeded, exit_code, reason, now)
     }
 
     /// A run group appeared that no active run owns: its run ended (or its job went) while

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use tars_api::selector::Requirement;
 use tars_api::{CronJob, CronJobSpec, CronRun, LabelSelector, Result, WatchEvent, WatchStream};
@@ -20,6 +20,9 @@ use crate::store::Store;
 
 /// Which stored jobs an engine takes on (by ownership, typically).
 pub type Keep = Box<dyn Fn(&CronJob) -> bool + Send + Sync>;
+
+/// At most this many watch events are handled in one step.
+const WATCH_BATCH: usize = 4096;
 
 /// How long to wait before watching the run groups again after the watch failed.
 const REWATCH_DELAY: Duration = Duration::from_secs(1);
@@ -331,26 +334,34 @@ async fn watch_groups(inner: Arc<Inner>) {
     loop {
         match inner.driver.watch(&selector).await {
             Ok(mut events) => {
-                while let Some(event) = events.next().await {
-                    let event = match event {
-                        Ok(e) => e,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "watch of cron run groups failed");
+                let mut ended = false;
+                while !ended {
+                    // Everything the watch has ready is handled in one step.
+                    let mut batch = Vec::new();
+                    let mut next = events.next().await;
+                    loop {
+                        match next {
+                            Some(Ok(event)) => batch.push(event),
+                            Some(Err(e)) => {
+                                tracing::warn!(error = %e, "watch of cron run groups failed");
+                                ended = true;
+                                break;
+                            }
+                            None => {
+                                ended = true;
+                                break;
+                            }
+                        }
+                        if batch.len() >= WATCH_BATCH {
                             break;
                         }
-                    };
-                    let now = Timestamp::now();
-                    let effects = inner.step(|core| match &event {
-                        WatchEvent::Existing(g) | WatchEvent::Added(g) => match core.untracked(g) {
-                            Some(stop) => Ok(vec![stop]),
-                            None => core.group_event(g, now),
-                        },
-                        WatchEvent::Modified(g) => core.group_event(g, now),
-                        WatchEvent::Deleted(g) => {
-                            core.group_lost(g.name(), "its group was deleted", now)
+                        match events.next().now_or_never() {
+                            Some(n) => next = n,
+                            None => break,
                         }
-                        WatchEvent::SnapshotDone => Ok(Vec::new()),
-                    });
+                    }
+                    let now = Timestamp::now();
+                    let effects = inner.step(|core| core.watch_events(&batch, now));
                     inner.after_step(effects);
                 }
             }

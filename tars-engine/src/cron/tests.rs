@@ -395,3 +395,29 @@ fn a_group_started_after_its_run_ended_is_stopped() {
         Some(vec!["r-1767225601".to_owned()])
     );
 }
+
+#[test]
+fn watch_events_end_many_runs_in_one_step() {
+    let (_, mut core) = setup(
+        &[job("a", Some("* * * * * *")), job("b", Some("* * * * * *"))],
+        "2026-01-01T00:00:00.5Z",
+    );
+    core.fire(ts("2026-01-01T00:00:01Z")).expect("fire");
+    let events = [
+        tars_api::WatchEvent::Modified(ended("a-1767225601", 0)),
+        tars_api::WatchEvent::Deleted(ended("b-1767225601", 0)),
+        tars_api::WatchEvent::Added(ended("stray-1767225601", 0)),
+        tars_api::WatchEvent::SnapshotDone,
+    ];
+    let effects = core
+        .watch_events(&events, ts("2026-01-01T00:00:01.5Z"))
+        .expect("events");
+    assert_eq!(
+        stopped(&effects),
+        ["a-1767225601", "stray-1767225601"],
+        "a's group cleaned up; the stray one stopped; b's is already gone"
+    );
+    let outcome = |j: &str| core.runs(j).expect("runs")[0].outcome;
+    assert_eq!(outcome("a"), RunOutcome::Succeeded);
+    assert_eq!(outcome("b"), RunOutcome::Failed);
+}
