@@ -153,10 +153,9 @@ impl Core {
                     base,
                     "the previous run was still active (concurrency: Forbid)",
                 )?;
+                // Stored by the caller (`slot_due`, `children_due`), once per step and job.
                 if let Some(job) = self.jobs.get_mut(name) {
                     job.state.missed_count += 1;
-                    step.batch =
-                        std::mem::take(&mut step.batch).put_json(STATE, name, &job.state)?;
                 }
                 step.prune.insert(name.to_owned());
                 return Ok(());
@@ -250,9 +249,11 @@ impl Core {
         job.active.push(key.clone());
         let group = run_group(&job.object, &base);
         let deadline = job.object.spec.active_deadline;
-        step.batch = std::mem::take(&mut step.batch)
-            .put_json(RUNS, &key, &stored)?
-            .put_json(STATE, name, &job.state)?;
+        step.batch = std::mem::take(&mut step.batch).put_json(RUNS, &key, &stored)?;
+        // A scheduled or parent-started run's state is stored by its caller, once per step.
+        if origin == Origin::Manual {
+            step.batch = std::mem::take(&mut step.batch).put_json(STATE, name, &job.state)?;
+        }
         step.effects.push(Effect::Start(Box::new(group)));
         step.begun.push(key.clone());
         self.by_group.insert(base.clone(), key.clone());

@@ -207,7 +207,7 @@ fn forbid_skips_and_replace_stops_the_previous_run() {
     let mut replace = job("replace", Some("* * * * * *"));
     replace.spec.concurrency = ConcurrencyPolicy::Replace;
     replace.spec.failed_history_limit = 10;
-    let (_, mut core) = setup(&[forbid, replace], "2026-01-01T00:00:00.5Z");
+    let (store, mut core) = setup(&[forbid, replace], "2026-01-01T00:00:00.5Z");
     let first = core.fire(ts("2026-01-01T00:00:01Z")).expect("fire");
     assert_eq!(started(&first).len(), 2);
     let second = core.fire(ts("2026-01-01T00:00:02Z")).expect("fire");
@@ -224,6 +224,16 @@ fn forbid_skips_and_replace_stops_the_previous_run() {
     let replace_runs = core.runs("replace").expect("runs");
     assert_eq!(replace_runs[0].outcome, RunOutcome::Replaced);
     assert_eq!(replace_runs[1].outcome, RunOutcome::Running);
+    let reloaded = Core::load(store, ts("2026-01-01T00:00:02.5Z"), &|_| true).expect("reload");
+    let status = reloaded
+        .object("forbid")
+        .and_then(|o| o.status)
+        .expect("status");
+    assert_eq!(
+        (status.missed_count, status.last_schedule),
+        (1, Some(ts("2026-01-01T00:00:01Z"))),
+        "counters are stored with the step"
+    );
 }
 
 #[test]
@@ -288,7 +298,7 @@ fn a_child_runs_once_after_all_its_parents_succeed() {
     let b = job("b", None);
     let mut child = job("child", None);
     child.spec.parents = vec!["a".into(), "b".into()];
-    let (_, mut core) = setup(&[a, b, child], "2026-01-01T00:00:00.5Z");
+    let (store, mut core) = setup(&[a, b, child], "2026-01-01T00:00:00.5Z");
     let (ga, _) = core.trigger("a", ts("2026-01-01T00:00:01Z")).expect("a");
     let (gb, _) = core.trigger("b", ts("2026-01-01T00:00:01Z")).expect("b");
     let e = core
@@ -299,6 +309,17 @@ fn a_child_runs_once_after_all_its_parents_succeed() {
         .group_event(&ended(&gb, 0), ts("2026-01-01T00:00:03Z"))
         .expect("b ok");
     assert_eq!(started(&e), ["child-p1767225603000"]);
+    let reloaded =
+        Core::load(store.clone(), ts("2026-01-01T00:00:03.5Z"), &|_| true).expect("reload");
+    let s = reloaded
+        .object("child")
+        .and_then(|o| o.status)
+        .expect("status");
+    assert_eq!(
+        s.active,
+        ["child-p1767225603000"],
+        "the parent-started run is stored"
+    );
     // a succeeds again: b has not succeeded since the child's run.
     let (ga, _) = core.trigger("a", ts("2026-01-01T00:00:04Z")).expect("a");
     let e = core
