@@ -65,7 +65,7 @@ pub struct CronJobSpec {
     /// How many successful runs to keep.
     #[serde(default = "three")]
     pub successful_history_limit: u32,
-    /// How many failed runs to keep.
+    /// How many failed runs to keep; missed and replaced slots count as failed here.
     #[serde(default = "one")]
     pub failed_history_limit: u32,
     /// The group each run starts.
