@@ -71,7 +71,8 @@ pub(super) struct Step {
 /// All jobs and runs of one engine.
 pub struct Core {
     pub(super) store: Arc<dyn Store>,
-    pub(super) jobs: HashMap<String, Job>,
+    /// Boxed: a job is large, and a map's spare capacity would hold that much per slot.
+    pub(super) jobs: HashMap<String, Box<Job>>,
     /// Parent name → names of the jobs that list it as a parent.
     pub(super) children: HashMap<String, BTreeSet<String>>,
     pub(super) active: HashMap<String, Active>,
@@ -192,14 +193,14 @@ impl Core {
             .unwrap_or_default();
         self.jobs.insert(
             name,
-            Job {
+            Box::new(Job {
                 object,
                 schedule,
                 state,
                 generation,
                 next: None,
                 active,
-            },
+            }),
         );
     }
 
