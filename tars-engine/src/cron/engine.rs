@@ -21,6 +21,9 @@ use crate::store::Store;
 /// Which stored jobs an engine takes on (by ownership, typically).
 pub type Keep = Box<dyn Fn(&CronJob) -> bool + Send + Sync>;
 
+/// At most this many effects of one step run at once.
+const EFFECT_CONCURRENCY: usize = 64;
+
 /// At most this many watch events are handled in one step.
 const WATCH_BATCH: usize = 4096;
 
@@ -73,33 +76,38 @@ impl Inner {
         result
     }
 
+    /// Runs a step's effects in one task, in order and [`EFFECT_CONCURRENCY`] at a time: a
+    /// task per effect would cost more than the effect itself with a fast driver.
     fn run_effects(self: &Arc<Self>, effects: Vec<Effect>) {
         if effects.is_empty() {
             return;
         }
         let mut tasks = self.effects.lock().unwrap_or_else(PoisonError::into_inner);
         while tasks.try_join_next().is_some() {}
-        for effect in effects {
-            let inner = self.clone();
-            tasks.spawn(async move {
-                match effect {
-                    Effect::Start(group) => {
-                        if let Err(e) = inner.driver.start(&group).await {
-                            tracing::warn!(group = group.name(), error = %e, "could not start cron run");
-                            let why = format!("its group could not be started: {e}");
-                            let effects = inner.step(|core| {
-                                core.group_lost(group.name(), &why, Timestamp::now())
-                            });
-                            inner.after_step(effects);
-                        }
-                    }
-                    Effect::Stop { group, grace } => {
-                        if let Err(e) = inner.driver.stop(&group, Some(grace)).await {
-                            tracing::warn!(group, error = %e, "could not stop cron run group");
-                        }
-                    }
+        let inner = self.clone();
+        tasks.spawn(async move {
+            futures::stream::iter(effects)
+                .for_each_concurrent(EFFECT_CONCURRENCY, |effect| inner.run_effect(effect))
+                .await;
+        });
+    }
+
+    async fn run_effect(self: &Arc<Self>, effect: Effect) {
+        match effect {
+            Effect::Start(group) => {
+                if let Err(e) = self.driver.start(&group).await {
+                    tracing::warn!(group = group.name(), error = %e, "could not start cron run");
+                    let why = format!("its group could not be started: {e}");
+                    let effects =
+                        self.step(|core| core.group_lost(group.name(), &why, Timestamp::now()));
+                    self.after_step(effects);
                 }
-            });
+            }
+            Effect::Stop { group, grace } => {
+                if let Err(e) = self.driver.stop(&group, Some(grace)).await {
+                    tracing::warn!(group, error = %e, "could not stop cron run group");
+                }
+            }
         }
     }
 
