@@ -91,7 +91,7 @@ pub(crate) fn check_supported(group: &ContainerGroup) -> Result<()> {
     Ok(())
 }
 
-fn new_uid() -> String {
+pub(crate) fn new_uid() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let now = jiff::Timestamp::now().as_nanosecond();

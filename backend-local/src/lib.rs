@@ -10,7 +10,13 @@
 //! State lives under the state directory of [`LocalConfig`]. When a backend is opened on a state
 //! directory that holds groups (after a restart of the process that embeds tars), any process
 //! of theirs still alive is stopped and the groups are started afresh from their stored spec,
-//! so nothing runs unsupervised.
+//! so nothing runs unsupervised. A group that had ended for good (succeeded or failed, with a
+//! restart policy other than `Always`) stays ended.
+//!
+//! Cron jobs run on tars' cron engine (`tars_engine::cron`) over these groups, with their jobs,
+//! counters and history in the state directory's database: a backend reopened on the same state
+//! resumes them, catches up at most one run per job for the slots it missed, records the others
+//! as missed, and never starts a slot twice.
 //!
 //! ```no_run
 //! # async fn demo() -> tars_api::Result<()> {
@@ -24,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod cron_jobs;
 mod deployments;
 mod groups;
 mod host;
@@ -40,10 +47,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tars_api::capability::{Capabilities, Feature, Support};
-use tars_api::unsupported::UnsupportedApi;
-use tars_api::{Backend, ContainerGroups, CronJobSpec, CronJobs, Deployments, Error, Result};
+use tars_api::{Backend, ContainerGroups, CronJobs, Deployments, Error, Result};
 
 pub use config::{DEFAULT_INSTANCE, LocalConfig};
+pub use cron_jobs::LocalCronJobs;
 pub use deployments::LocalDeployments;
 pub use groups::LocalGroups;
 pub use secret::env_name as secret_env_name;
@@ -59,7 +66,7 @@ pub struct LocalBackend {
     shared: Arc<Shared>,
     groups: Arc<LocalGroups>,
     deployments: Arc<LocalDeployments>,
-    cron_jobs: UnsupportedApi<CronJobSpec>,
+    cron_jobs: LocalCronJobs,
 }
 
 impl std::fmt::Debug for LocalBackend {
@@ -89,14 +96,11 @@ impl LocalBackend {
             shared: shared.clone(),
         });
         let deployments = Arc::new(LocalDeployments::start(&shared, groups.clone())?);
+        let cron_jobs = LocalCronJobs::start(shared.clone(), groups.clone())?;
         Ok(LocalBackend {
             groups,
             deployments,
-            cron_jobs: UnsupportedApi::new(
-                Feature::CronJobs,
-                BACKEND,
-                "cron jobs on the embedded backend arrive with tars' cron engine",
-            ),
+            cron_jobs,
             shared,
         })
     }
@@ -121,6 +125,7 @@ impl LocalBackend {
     /// would: background tasks end, processes keep running. A backend opened afterwards on the
     /// same state takes over. For tests of crash recovery; use [`Backend::shutdown`] otherwise.
     pub async fn abandon(&self) {
+        self.cron_jobs.shutdown().await;
         self.deployments.abandon().await;
         let supervisors: Vec<Supervisor> = self
             .shared
@@ -142,9 +147,26 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
         if !object.metadata.is_owned_by(&instance) {
             continue;
         }
+        let name = object.name().to_owned();
+        // A group that ended for good (a cron run, say) stays ended: restarting it would run
+        // its work a second time.
+        let ended = object
+            .status
+            .as_ref()
+            .is_some_and(|s| s.phase.is_terminal())
+            && object.spec.restart_policy != tars_api::RestartPolicy::Always;
+        if ended {
+            shared.objects().insert(
+                name,
+                Entry {
+                    object,
+                    supervisor: None,
+                },
+            );
+            continue;
+        }
         // The stored status is history: the supervisor reports the present.
         let last_status = object.status.take();
-        let name = object.name().to_owned();
         let adoption = match shared.store.load_runtime(&name)? {
             Some(record)
                 if Some(&record.uid) == object.metadata.uid.as_ref()
@@ -217,7 +239,8 @@ impl Backend for LocalBackend {
     /// Stops supervising; the groups keep running, and a backend opened later on the same
     /// state adopts them (see the crate docs).
     async fn shutdown(&self) -> Result<()> {
-        // Controllers first, so none starts a replica while the supervisors let go.
+        // The engines first, so that no run or replica starts while the supervisors let go.
+        self.cron_jobs.shutdown().await;
         self.deployments.shutdown().await;
         self.abandon().await;
         Ok(())
@@ -259,17 +282,12 @@ pub fn capabilities() -> Capabilities {
         .with(AutoRollback, Support::Emulated)
         .with(PauseResume, Support::Emulated)
         .with(Scale, Support::Emulated)
-        .unsupported(
-            &[
-                CronJobs,
-                TimeZones,
-                SecondsSchedules,
-                Iso8601Schedules,
-                Parents,
-                Concurrency,
-                Retries,
-                Trigger,
-            ],
-            "arrives with tars' cron engine",
-        )
+        .with(CronJobs, Support::Emulated)
+        .with(TimeZones, Support::Emulated)
+        .with(SecondsSchedules, Support::Emulated)
+        .with(Iso8601Schedules, Support::Emulated)
+        .with(Parents, Support::Emulated)
+        .with(Concurrency, Support::Emulated)
+        .with(Retries, Support::Emulated)
+        .with(Trigger, Support::Emulated)
 }

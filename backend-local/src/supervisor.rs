@@ -323,15 +323,25 @@ impl Run {
     /// end; ended ones are collected with the exit code their wrapper recorded (or as lost),
     /// then handled by the restart policy; containers that never started are started.
     fn adopt(&mut self, adoption: Adoption) {
+        // Containers that had ended for good (no restart pending) when tars went down.
+        let mut finished: Vec<Option<Termination>> = vec![None; self.status.containers.len()];
         if let Some(old) = adoption.status {
-            for (cs, old) in self.status.containers.iter_mut().zip(old.containers) {
+            for (i, (cs, old)) in self
+                .status
+                .containers
+                .iter_mut()
+                .zip(old.containers)
+                .enumerate()
+            {
                 cs.restart_count = old.restart_count;
                 cs.last_termination = old.last_termination;
+                if let ContainerState::Terminated(t) = old.state {
+                    finished[i] = Some(t);
+                }
             }
         }
         self.pgid = adoption.record.pgid;
-        let n = self.object.spec.containers.len();
-        for i in 0..n {
+        for (i, ended) in finished.into_iter().enumerate() {
             let rec = adoption.record.processes.get(i).cloned().flatten();
             let container = self.object.spec.containers[i].name.clone();
             let exit_file = self.shared.store.exit_file(self.name(), &container);
@@ -358,6 +368,14 @@ impl Run {
                     let exit = process::read_exit_code(&exit_file).map_or(Exit::Lost, Exit::Code);
                     tracing::info!(backend = "local", group = %self.name(), %container, pid = rec.pid, ?exit, "a container ended while tars was down");
                     self.after_exit(i, termination(exit));
+                }
+                // Ended before tars went down and not to be restarted: it stays ended.
+                None if ended.is_some() => {
+                    self.runs[i] += 1;
+                    self.ever_started[i] = true;
+                    if let Some(t) = ended {
+                        self.status.containers[i].state = ContainerState::Terminated(t);
+                    }
                 }
                 None => self.start(i),
             }

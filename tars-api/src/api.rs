@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use crate::capability::Capabilities;
-use crate::cronjob::CronJobSpec;
+use crate::cronjob::{CronJobSpec, CronRun};
 use crate::deployment::{DeploymentSpec, RevisionInfo};
 use crate::error::Result;
 use crate::group::ContainerGroupSpec;
@@ -189,6 +189,9 @@ pub trait Deployments: ObjectApi<DeploymentSpec> {
 pub trait CronJobs: ObjectApi<CronJobSpec> {
     /// Starts a run now, outside the schedule; returns the run's group name.
     async fn trigger(&self, name: &str) -> Result<String>;
+    /// The job's history kept within its limits (runs, and slots recorded as missed), oldest
+    /// slot first.
+    async fn runs(&self, name: &str) -> Result<Vec<CronRun>>;
 }
 
 /// An orchestration engine, seen through tars.

@@ -65,7 +65,7 @@ pub struct CronJobSpec {
     /// How many successful runs to keep.
     #[serde(default = "three")]
     pub successful_history_limit: u32,
-    /// How many failed runs to keep.
+    /// How many failed runs to keep; missed and replaced slots count as failed here.
     #[serde(default = "one")]
     pub failed_history_limit: u32,
     /// The group each run starts.
@@ -110,6 +110,9 @@ pub struct CronJobStatus {
     /// When the last successful run ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_success: Option<jiff::Timestamp>,
+    /// When the last failed run ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<jiff::Timestamp>,
     /// Runs that succeeded, in all.
     #[serde(default)]
     pub success_count: u64,
@@ -125,4 +128,57 @@ pub struct CronJobStatus {
     /// Conditions.
     #[serde(default)]
     pub conditions: Vec<Condition>,
+}
+
+/// How a run of a cron job ended (or why a slot got no run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunOutcome {
+    /// Recorded and started; not finished yet.
+    Running,
+    /// Its group succeeded.
+    Succeeded,
+    /// Its group failed, or overran `active_deadline`, and no retry is left.
+    Failed,
+    /// The slot got no run: past `starting_deadline`, collapsed into a later catch-up run after
+    /// tars was down, or forbidden by `concurrency: Forbid`.
+    Missed,
+    /// Stopped because a newer slot replaced it (`concurrency: Replace`), or its job was
+    /// changed or deleted.
+    Replaced,
+}
+
+impl RunOutcome {
+    /// True once the run will not change any more.
+    pub fn is_final(self) -> bool {
+        !matches!(self, RunOutcome::Running)
+    }
+}
+
+/// One run of a cron job, or one slot that got none: the job's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronRun {
+    /// The scheduled slot; for a manual or parent-triggered run, the instant it was asked for.
+    pub slot: jiff::Timestamp,
+    /// The name of the run's group (also for a missed slot: the name it would have had).
+    pub group: String,
+    /// When the current attempt started; `None` for a slot that got no run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<jiff::Timestamp>,
+    /// When the run ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<jiff::Timestamp>,
+    /// 1 for the first attempt, one more for each retry.
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// Exit code of the first container that failed (0 when all succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Why it ended this way, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// True for a run started by `trigger`.
+    #[serde(default)]
+    pub manual: bool,
 }

@@ -33,7 +33,7 @@ pub use api::{
     Deployments, ListParams, LogOptions, ObjectApi, ObjectList, WatchEvent, WatchStream,
 };
 pub use capability::{Capabilities, Feature, Support};
-pub use cronjob::{ConcurrencyPolicy, CronJob, CronJobSpec, CronJobStatus};
+pub use cronjob::{ConcurrencyPolicy, CronJob, CronJobSpec, CronJobStatus, CronRun, RunOutcome};
 pub use deployment::{Deployment, DeploymentSpec, DeploymentStatus, Strategy};
 pub use error::{Error, Result};
 pub use group::{

@@ -10,7 +10,7 @@ use crate::api::{
     LogOptions, ObjectApi, ObjectList, WatchStream,
 };
 use crate::capability::Feature;
-use crate::cronjob::CronJobSpec;
+use crate::cronjob::{CronJobSpec, CronRun};
 use crate::deployment::{DeploymentSpec, RevisionInfo};
 use crate::error::{Error, Result};
 use crate::group::ContainerGroupSpec;
@@ -94,6 +94,10 @@ impl Deployments for UnsupportedApi<DeploymentSpec> {
 #[async_trait]
 impl CronJobs for UnsupportedApi<CronJobSpec> {
     async fn trigger(&self, _: &str) -> Result<String> {
+        self.refuse()
+    }
+
+    async fn runs(&self, _: &str) -> Result<Vec<CronRun>> {
         self.refuse()
     }
 }

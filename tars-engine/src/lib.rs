@@ -6,6 +6,7 @@
 //! [`wait::wait_for`], and the [`rollout`] engine behind Deployments.
 #![forbid(unsafe_code)]
 
+pub mod cron;
 pub mod driver;
 pub mod layer;
 pub mod rollout;

@@ -169,6 +169,7 @@ pub(crate) async fn expect_refused(
     )
 }
 
+pub mod cron;
 pub mod deployment;
 pub mod group;
 pub mod supervision;
@@ -179,5 +180,6 @@ pub fn all() -> Vec<&'static Case> {
         .iter()
         .chain(supervision::CASES)
         .chain(deployment::CASES)
+        .chain(cron::CASES)
         .collect()
 }

@@ -11,7 +11,7 @@ use crate::api::{
     KindApi, ListParams, LogOptions, ObjectApi, ObjectList, WatchStream,
 };
 use crate::capability::Capabilities;
-use crate::cronjob::CronJobSpec;
+use crate::cronjob::{CronJobSpec, CronRun};
 use crate::deployment::{DeploymentSpec, RevisionInfo};
 use crate::error::Result;
 use crate::group::ContainerGroupSpec;
@@ -180,6 +180,13 @@ impl<L: Layer> CronJobs for LayeredApi<L, CronJobSpec> {
         let call = self.call(Operation::Trigger, Some(name), None);
         self.layer
             .call(call, &|| self.inner.cron_jobs().trigger(name))
+            .await
+    }
+
+    async fn runs(&self, name: &str) -> Result<Vec<CronRun>> {
+        let call = self.call(Operation::Runs, Some(name), None);
+        self.layer
+            .call(call, &|| self.inner.cron_jobs().runs(name))
             .await
     }
 }

@@ -50,6 +50,8 @@ pub enum Operation {
     History,
     /// `trigger`.
     Trigger,
+    /// `runs` (a cron job's history).
+    Runs,
 }
 
 impl Operation {
@@ -90,6 +92,7 @@ impl Operation {
             Operation::Rollback => "rollback",
             Operation::History => "history",
             Operation::Trigger => "trigger",
+            Operation::Runs => "runs",
         }
     }
 }

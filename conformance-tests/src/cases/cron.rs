@@ -1,0 +1,786 @@
+//! Cases about cron jobs. Schedules have a seconds field, so each case takes seconds.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tars_api::LabelSelector;
+use tars_api::api::{Change, WatchEvent};
+
+use tars_api::group::GroupTemplate;
+use tars_api::{
+    ApplyOptions, Backend, ConcurrencyPolicy, Container, ContainerGroupSpec, CronJob, CronJobSpec,
+    CronJobStatus, CronRun, DeleteOptions, Error, RestartPolicy, RunOutcome,
+};
+
+use super::*;
+use crate::fixtures::{IMAGE, SUITE_LABEL};
+use crate::{Outcome, Target};
+
+cases![
+    cron_apply_dry_run_and_idempotence,
+    cron_watch_sends_snapshot_then_changes,
+    cron_fires_on_schedule,
+    cron_time_zone,
+    cron_concurrency_forbid,
+    cron_concurrency_replace,
+    cron_concurrency_allow,
+    cron_retries,
+    cron_active_deadline,
+    cron_parents,
+    cron_parent_cycle_refused,
+    cron_suspend_resume,
+    cron_trigger,
+    cron_history_limits,
+    cron_restart_exactly_once,
+];
+
+/// A schedule that does not fire while a case runs (only `trigger` and parents start runs).
+const YEARLY: &str = "0 0 0 1 1 *";
+
+/// A job running `script` with `sh -c` on `schedule`, never restarting its container.
+fn job(name: &str, schedule: Option<&str>, script: &str) -> CronJob {
+    let mut c = Container::new("main", IMAGE, &["sh", "-c"]);
+    c.args = vec![script.to_owned()];
+    let mut spec = ContainerGroupSpec::new(vec![c]);
+    spec.restart_policy = RestartPolicy::Never;
+    spec.termination_grace_period = Duration::from_secs(2);
+    CronJob::new(
+        name,
+        CronJobSpec {
+            schedule: schedule.map(str::to_owned),
+            time_zone: None,
+            concurrency: ConcurrencyPolicy::Allow,
+            starting_deadline: None,
+            retries: 0,
+            retry_backoff: Duration::from_secs(1),
+            active_deadline: None,
+            parents: Vec::new(),
+            suspend: false,
+            successful_history_limit: 100,
+            failed_history_limit: 100,
+            template: GroupTemplate {
+                labels: [(SUITE_LABEL.to_owned(), "true".to_owned())].into(),
+                annotations: Default::default(),
+                spec,
+            },
+        },
+    )
+    .with_label(SUITE_LABEL, "true")
+}
+
+async fn put(backend: &dyn Backend, job: &CronJob) -> Result<CronJob, String> {
+    backend
+        .cron_jobs()
+        .apply(job, ApplyOptions::default())
+        .await
+        .map(|o| o.object)
+        .map_err(|e| format!("apply cron job {}: {e}", job.name()))
+}
+
+async fn runs(backend: &dyn Backend, name: &str) -> Result<Vec<CronRun>, String> {
+    backend
+        .cron_jobs()
+        .runs(name)
+        .await
+        .map_err(|e| format!("runs of {name}: {e}"))
+}
+
+async fn status(backend: &dyn Backend, name: &str) -> Result<CronJobStatus, String> {
+    backend
+        .cron_jobs()
+        .get(name)
+        .await
+        .map(|o| o.status_or_default())
+        .map_err(|e| format!("get cron job {name}: {e}"))
+}
+
+/// Polls the history of `name` until `done` holds, for at most `timeout`.
+async fn wait_runs(
+    backend: &dyn Backend,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+    done: impl Fn(&[CronRun]) -> bool,
+) -> Result<Vec<CronRun>, String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let history = runs(backend, name).await?;
+        if done(&history) {
+            return Ok(history);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "{name}: {what} did not happen within {timeout:?}; history: {history:#?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn count(history: &[CronRun], outcome: RunOutcome) -> usize {
+    history.iter().filter(|r| r.outcome == outcome).count()
+}
+
+async fn remove(backend: &dyn Backend, name: &str) -> Result<(), String> {
+    backend
+        .cron_jobs()
+        .delete(name, DeleteOptions::default())
+        .await
+        .map_err(|e| format!("delete cron job {name}: {e}"))?;
+    match backend.cron_jobs().get(name).await {
+        Err(Error::NotFound { .. }) => Ok(()),
+        other => Err(format!("get after delete of {name}: {other:?}")),
+    }
+}
+
+/// A dry run stores nothing; the same job twice is unchanged; a changed spec bumps the
+/// generation.
+pub async fn cron_apply_dry_run_and_idempotence(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let api = backend.cron_jobs();
+        let j = job("nightly-report", Some(YEARLY), "true");
+        let dry = api.apply(&j, ApplyOptions::dry_run()).await.map_err(e2s)?;
+        ensure!(dry.change == Change::Created, "dry run: {:?}", dry.change);
+        ensure!(
+            matches!(api.get("nightly-report").await, Err(Error::NotFound { .. })),
+            "a dry run stored the job"
+        );
+        let first = put(&*backend, &j).await?;
+        ensure!(
+            first.metadata.is_owned_by(backend.instance()),
+            "no ownership stamp: {:?}",
+            first.metadata.labels
+        );
+        let again = api.apply(&j, ApplyOptions::default()).await.map_err(e2s)?;
+        ensure!(
+            again.change == Change::Unchanged
+                && again.object.metadata.generation == first.metadata.generation,
+            "second apply: {:?}, generation {:?}",
+            again.change,
+            again.object.metadata.generation
+        );
+        let mut changed = j.clone();
+        changed.spec.retries = 2;
+        let updated = api
+            .apply(&changed, ApplyOptions::default())
+            .await
+            .map_err(e2s)?;
+        ensure!(
+            matches!(&updated.change, Change::Updated { fields } if fields.iter().any(|f| f == "spec.retries")),
+            "update: {:?}",
+            updated.change
+        );
+        ensure!(
+            updated.object.metadata.generation == first.metadata.generation.map(|g| g + 1),
+            "generation {:?} after a spec change",
+            updated.object.metadata.generation
+        );
+        remove(&*backend, "nightly-report").await
+    };
+    run.await.into()
+}
+
+/// A watch of cron jobs sends the snapshot, its end, then additions, status changes and
+/// deletions of the jobs its selector matches.
+pub async fn cron_watch_sends_snapshot_then_changes(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let api = backend.cron_jobs();
+        put(&*backend, &job("watched-before", Some(YEARLY), "true")).await?;
+        let selector = LabelSelector::everything().eq("watch-me", "yes");
+        let mut before = job("watched-before", Some(YEARLY), "true");
+        before
+            .metadata
+            .labels
+            .insert("watch-me".into(), "yes".into());
+        put(&*backend, &before).await?;
+        let mut events = api.watch(&selector).await.map_err(e2s)?;
+        let mut next = async || -> Result<WatchEvent<CronJobSpec>, String> {
+            match tokio::time::timeout(Duration::from_secs(10), events.next()).await {
+                Ok(Some(Ok(e))) => Ok(e),
+                other => Err(format!("no watch event: {other:?}")),
+            }
+        };
+        match next().await? {
+            WatchEvent::Existing(o) if o.name() == "watched-before" => {}
+            other => return Err(format!("expected the snapshot, got {other:?}")),
+        }
+        ensure!(
+            matches!(next().await?, WatchEvent::SnapshotDone),
+            "no end of snapshot"
+        );
+        put(&*backend, &job("not-watched", Some(YEARLY), "true")).await?;
+        let mut added = job("watched-after", Some(YEARLY), "true");
+        added
+            .metadata
+            .labels
+            .insert("watch-me".into(), "yes".into());
+        put(&*backend, &added).await?;
+        match next().await? {
+            WatchEvent::Added(o) if o.name() == "watched-after" => {}
+            other => return Err(format!("expected watched-after added, got {other:?}")),
+        }
+        api.trigger("watched-after").await.map_err(e2s)?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "no status change with a success"
+            );
+            match next().await? {
+                WatchEvent::Modified(o) if o.status_or_default().success_count == 1 => break,
+                WatchEvent::Modified(o) if o.name() == "watched-after" => {}
+                other => return Err(format!("unexpected event {other:?}")),
+            }
+        }
+        remove(&*backend, "watched-after").await?;
+        match next().await? {
+            WatchEvent::Deleted(o) if o.name() == "watched-after" => {}
+            other => return Err(format!("expected watched-after deleted, got {other:?}")),
+        }
+        for name in ["watched-before", "not-watched"] {
+            remove(&*backend, name).await?;
+        }
+        Ok(())
+    };
+    run.await.into()
+}
+
+/// A `*/2` job runs at every even second, on time, and cleans up its finished groups.
+pub async fn cron_fires_on_schedule(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        put(&*backend, &job("every-2s", Some("*/2 * * * * *"), "true")).await?;
+        let history = wait_runs(
+            &*backend,
+            "every-2s",
+            Duration::from_secs(15),
+            "3 successes",
+            |h| count(h, RunOutcome::Succeeded) >= 3,
+        )
+        .await?;
+        let done: Vec<&CronRun> = history
+            .iter()
+            .filter(|r| r.outcome == RunOutcome::Succeeded)
+            .collect();
+        for r in &done {
+            ensure!(
+                r.slot.as_second() % 2 == 0 && r.slot.subsec_nanosecond() == 0,
+                "slot {} is not an even second",
+                r.slot
+            );
+            let started = r.started_at.ok_or("a run without a start")?;
+            let late = started.duration_since(r.slot);
+            ensure!(
+                late >= jiff::SignedDuration::ZERO && late < jiff::SignedDuration::from_secs(1),
+                "run of slot {} started {late:?} after it",
+                r.slot
+            );
+            ensure!(
+                r.exit_code == Some(0) && !r.manual && r.attempt == 1,
+                "unexpected record {r:?}"
+            );
+        }
+        for pair in done.windows(2) {
+            ensure!(
+                pair[1].slot.duration_since(pair[0].slot) == jiff::SignedDuration::from_secs(2),
+                "consecutive slots {} and {} are not 2 s apart",
+                pair[0].slot,
+                pair[1].slot
+            );
+        }
+        let s = status(&*backend, "every-2s").await?;
+        ensure!(s.success_count >= 3, "success_count {}", s.success_count);
+        ensure!(
+            s.next_schedule.is_some_and(|n| n.as_second() % 2 == 0),
+            "next_schedule {:?}",
+            s.next_schedule
+        );
+        let first = &done[0].group;
+        ensure!(
+            matches!(
+                backend.container_groups().get(first).await,
+                Err(Error::NotFound { .. })
+            ),
+            "the finished run's group {first} was not removed"
+        );
+        remove(&*backend, "every-2s").await
+    };
+    run.await.into()
+}
+
+/// A schedule is read in its time zone: 09:00 in Kathmandu (+05:45) is 03:15 UTC.
+pub async fn cron_time_zone(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let mut j = job("kathmandu", Some("0 0 9 * * *"), "true");
+        j.spec.time_zone = Some("Asia/Kathmandu".into());
+        put(&*backend, &j).await?;
+        let next = status(&*backend, "kathmandu")
+            .await?
+            .next_schedule
+            .ok_or("no next_schedule")?;
+        let utc = next.to_zoned(jiff::tz::TimeZone::UTC);
+        ensure!(
+            (utc.hour(), utc.minute(), utc.second()) == (3, 15, 0),
+            "next slot {next} is not 03:15:00 UTC"
+        );
+        let mut bad = job("mars", Some("0 0 9 * * *"), "true");
+        bad.spec.time_zone = Some("Mars/Olympus".into());
+        match backend
+            .cron_jobs()
+            .apply(&bad, ApplyOptions::default())
+            .await
+        {
+            Err(Error::Invalid { field, .. }) if field == "spec.time_zone" => {}
+            other => return Err(format!("unknown zone: expected Invalid, got {other:?}")),
+        }
+        remove(&*backend, "kathmandu").await
+    };
+    run.await.into()
+}
+
+/// With `Forbid`, a slot due while the previous run is active is recorded as missed, and
+/// runs never overlap.
+pub async fn cron_concurrency_forbid(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let mut j = job("forbid", Some("* * * * * *"), "sleep 2.5");
+        j.spec.concurrency = ConcurrencyPolicy::Forbid;
+        put(&*backend, &j).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = status(&*backend, "forbid").await?;
+            ensure!(s.active.len() <= 1, "overlapping runs: {:?}", s.active);
+            let h = runs(&*backend, "forbid").await?;
+            if count(&h, RunOutcome::Succeeded) >= 2 && count(&h, RunOutcome::Missed) >= 2 {
+                let reason = h
+                    .iter()
+                    .find(|r| r.outcome == RunOutcome::Missed)
+                    .and_then(|r| r.reason.clone())
+                    .unwrap_or_default();
+                ensure!(reason.contains("Forbid"), "missed for {reason:?}");
+                break;
+            }
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "no 2 successes and 2 forbidden slots within 20 s: {h:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        remove(&*backend, "forbid").await
+    };
+    run.await.into()
+}
+
+/// With `Replace`, a due slot stops the active run (recorded as replaced) and starts anew.
+pub async fn cron_concurrency_replace(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let mut j = job("replace", Some("*/2 * * * * *"), "sleep 30");
+        j.spec.concurrency = ConcurrencyPolicy::Replace;
+        put(&*backend, &j).await?;
+        let h = wait_runs(
+            &*backend,
+            "replace",
+            Duration::from_secs(15),
+            "2 replaced runs",
+            |h| count(h, RunOutcome::Replaced) >= 2,
+        )
+        .await?;
+        ensure!(
+            count(&h, RunOutcome::Running) <= 1,
+            "more than one active run: {h:#?}"
+        );
+        let s = status(&*backend, "replace").await?;
+        ensure!(s.active.len() <= 1, "overlapping runs: {:?}", s.active);
+        let replaced = h
+            .iter()
+            .find(|r| r.outcome == RunOutcome::Replaced)
+            .ok_or("no replaced run")?;
+        ensure!(
+            matches!(
+                backend.container_groups().get(&replaced.group).await,
+                Err(Error::NotFound { .. })
+            ),
+            "the replaced run's group {} is still there",
+            replaced.group
+        );
+        remove(&*backend, "replace").await
+    };
+    run.await.into()
+}
+
+/// With `Allow`, runs overlap.
+pub async fn cron_concurrency_allow(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        put(&*backend, &job("allow", Some("* * * * * *"), "sleep 3")).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = status(&*backend, "allow").await?;
+            if s.active.len() >= 2 {
+                break;
+            }
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "never two active runs at once; history {:#?}",
+                runs(&*backend, "allow").await?
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let h = runs(&*backend, "allow").await?;
+        ensure!(
+            count(&h, RunOutcome::Missed) == 0,
+            "Allow missed slots: {h:#?}"
+        );
+        remove(&*backend, "allow").await
+    };
+    run.await.into()
+}
+
+/// A failing run is retried with backoff, then recorded once as failed with its exit code.
+pub async fn cron_retries(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let mut j = job("retries", Some(YEARLY), "exit 3");
+        j.spec.retries = 2;
+        j.spec.retry_backoff = Duration::from_millis(500);
+        put(&*backend, &j).await?;
+        backend.cron_jobs().trigger("retries").await.map_err(e2s)?;
+        let h = wait_runs(
+            &*backend,
+            "retries",
+            Duration::from_secs(20),
+            "a final failure",
+            |h| count(h, RunOutcome::Failed) == 1,
+        )
+        .await?;
+        ensure!(h.len() == 1, "one record per run, got {h:#?}");
+        let r = &h[0];
+        ensure!(
+            r.attempt == 3 && r.exit_code == Some(3),
+            "expected attempt 3 with exit code 3: {r:?}"
+        );
+        let started = r.started_at.ok_or("no start")?;
+        ensure!(
+            started.duration_since(r.slot) >= jiff::SignedDuration::from_millis(1500),
+            "3rd attempt started {:?} after the 1st: backoff of 0.5 s + 1 s not respected",
+            started.duration_since(r.slot)
+        );
+        let s = status(&*backend, "retries").await?;
+        ensure!(
+            s.error_count == 1 && s.success_count == 0 && s.last_error.is_some(),
+            "counters {s:?}"
+        );
+        remove(&*backend, "retries").await
+    };
+    run.await.into()
+}
+
+/// A run still going after `active_deadline` is stopped and counted as failed.
+pub async fn cron_active_deadline(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let mut j = job("overrun", Some(YEARLY), "sleep 60");
+        j.spec.active_deadline = Some(Duration::from_secs(1));
+        put(&*backend, &j).await?;
+        let group = backend.cron_jobs().trigger("overrun").await.map_err(e2s)?;
+        let h = wait_runs(
+            &*backend,
+            "overrun",
+            Duration::from_secs(15),
+            "a failure",
+            |h| count(h, RunOutcome::Failed) == 1,
+        )
+        .await?;
+        let reason = h[0].reason.clone().unwrap_or_default();
+        ensure!(reason.contains("deadline"), "failed for {reason:?}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while backend.container_groups().get(&group).await.is_ok() {
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the overrunning group {group} was not stopped"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        remove(&*backend, "overrun").await
+    };
+    run.await.into()
+}
+
+/// A child runs once after all its parents succeeded since its last run (Chronos).
+pub async fn cron_parents(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        put(&*backend, &job("extract", Some(YEARLY), "true")).await?;
+        put(&*backend, &job("fetch", Some(YEARLY), "true")).await?;
+        let mut child = job("load", None, "true");
+        child.spec.parents = vec!["extract".into(), "fetch".into()];
+        put(&*backend, &child).await?;
+        let jobs = backend.cron_jobs();
+        jobs.trigger("extract").await.map_err(e2s)?;
+        wait_runs(
+            &*backend,
+            "extract",
+            Duration::from_secs(10),
+            "success",
+            |h| count(h, RunOutcome::Succeeded) == 1,
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        ensure!(
+            runs(&*backend, "load").await?.is_empty(),
+            "the child ran with one parent of two"
+        );
+        jobs.trigger("fetch").await.map_err(e2s)?;
+        wait_runs(
+            &*backend,
+            "load",
+            Duration::from_secs(10),
+            "child success",
+            |h| count(h, RunOutcome::Succeeded) == 1,
+        )
+        .await?;
+        // Only one parent succeeds again: the child waits.
+        jobs.trigger("extract").await.map_err(e2s)?;
+        wait_runs(
+            &*backend,
+            "extract",
+            Duration::from_secs(10),
+            "success",
+            |h| count(h, RunOutcome::Succeeded) == 2,
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let h = runs(&*backend, "load").await?;
+        ensure!(h.len() == 1, "the child ran again: {h:#?}");
+        for name in ["load", "extract", "fetch"] {
+            remove(&*backend, name).await?;
+        }
+        Ok(())
+    };
+    run.await.into()
+}
+
+/// Parents closing a cycle through stored jobs are refused with `Invalid` at
+/// `spec.parents`, and nothing changes.
+pub async fn cron_parent_cycle_refused(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let a = put(&*backend, &job("cycle-a", Some(YEARLY), "true")).await?;
+        let mut b = job("cycle-b", None, "true");
+        b.spec.parents = vec!["cycle-a".into()];
+        put(&*backend, &b).await?;
+        let mut c = job("cycle-c", None, "true");
+        c.spec.parents = vec!["cycle-b".into()];
+        put(&*backend, &c).await?;
+        let mut closing = job("cycle-a", Some(YEARLY), "true");
+        closing.spec.parents = vec!["cycle-c".into()];
+        for dry_run in [true, false] {
+            match backend
+                .cron_jobs()
+                .apply(&closing, ApplyOptions { dry_run })
+                .await
+            {
+                Err(Error::Invalid { field, reason }) if field == "spec.parents" => {
+                    ensure!(
+                        reason.contains("cycle-a") && reason.contains("cycle-c"),
+                        "the reason does not name the cycle: {reason}"
+                    );
+                }
+                other => {
+                    return Err(format!(
+                        "cycle (dry run {dry_run}): expected Invalid at spec.parents, got {other:?}"
+                    ));
+                }
+            }
+        }
+        let after = backend.cron_jobs().get("cycle-a").await.map_err(e2s)?;
+        ensure!(
+            after.spec.parents.is_empty() && after.metadata.generation == a.metadata.generation,
+            "the refused apply changed the job: {after:?}"
+        );
+        for name in ["cycle-c", "cycle-b", "cycle-a"] {
+            remove(&*backend, name).await?;
+        }
+        Ok(())
+    };
+    run.await.into()
+}
+
+/// A suspended job starts nothing; resumed, it runs again from its next slot.
+pub async fn cron_suspend_resume(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let mut j = job("pausable", Some("* * * * * *"), "true");
+        j.spec.suspend = true;
+        put(&*backend, &j).await?;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        ensure!(
+            runs(&*backend, "pausable").await?.is_empty(),
+            "a suspended job ran"
+        );
+        let s = status(&*backend, "pausable").await?;
+        ensure!(
+            s.next_schedule.is_none(),
+            "suspended job has a next slot {:?}",
+            s.next_schedule
+        );
+        j.spec.suspend = false;
+        let resumed_at = jiff::Timestamp::now();
+        put(&*backend, &j).await?;
+        let h = wait_runs(
+            &*backend,
+            "pausable",
+            Duration::from_secs(10),
+            "a run",
+            |h| count(h, RunOutcome::Succeeded) >= 1,
+        )
+        .await?;
+        ensure!(
+            h.iter().all(|r| r.slot > resumed_at),
+            "slots of the suspension were caught up: {h:#?}"
+        );
+        j.spec.suspend = true;
+        put(&*backend, &j).await?;
+        // Let a run already starting finish, then nothing new may start.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let before = runs(&*backend, "pausable").await?.len();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let after = runs(&*backend, "pausable").await?.len();
+        ensure!(
+            before == after,
+            "runs went on while suspended: {before} -> {after}"
+        );
+        remove(&*backend, "pausable").await
+    };
+    run.await.into()
+}
+
+/// `trigger` runs a job now, recorded as manual; an unknown job is `NotFound`.
+pub async fn cron_trigger(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        put(&*backend, &job("manual", Some(YEARLY), "echo triggered")).await?;
+        let group = backend.cron_jobs().trigger("manual").await.map_err(e2s)?;
+        let h = wait_runs(
+            &*backend,
+            "manual",
+            Duration::from_secs(10),
+            "a success",
+            |h| count(h, RunOutcome::Succeeded) == 1,
+        )
+        .await?;
+        ensure!(
+            h[0].manual && h[0].group == group,
+            "not recorded as the manual run {group}: {h:#?}"
+        );
+        match backend.cron_jobs().trigger("no-such-job").await {
+            Err(Error::NotFound { .. }) => {}
+            other => return Err(format!("trigger of unknown job: {other:?}")),
+        }
+        remove(&*backend, "manual").await
+    };
+    run.await.into()
+}
+
+/// The history keeps the newest successful and failed runs within their separate limits,
+/// while the counters count them all.
+pub async fn cron_history_limits(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let run = async {
+        let mut ok = job("keep-ok", Some("* * * * * *"), "true");
+        ok.spec.successful_history_limit = 2;
+        let mut bad = job("keep-bad", Some("* * * * * *"), "exit 1");
+        bad.spec.failed_history_limit = 1;
+        put(&*backend, &ok).await?;
+        put(&*backend, &bad).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (sok, sbad) = (
+                status(&*backend, "keep-ok").await?,
+                status(&*backend, "keep-bad").await?,
+            );
+            if sok.success_count >= 4 && sbad.error_count >= 3 {
+                break;
+            }
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "too few runs in 20 s: {sok:?} {sbad:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let h = runs(&*backend, "keep-ok").await?;
+        ensure!(
+            count(&h, RunOutcome::Succeeded) == 2,
+            "successful history not limited to 2: {h:#?}"
+        );
+        let h = runs(&*backend, "keep-bad").await?;
+        ensure!(
+            count(&h, RunOutcome::Failed) == 1,
+            "failed history not limited to 1: {h:#?}"
+        );
+        remove(&*backend, "keep-ok").await?;
+        remove(&*backend, "keep-bad").await
+    };
+    run.await.into()
+}
+
+/// tars killed and restarted on the same state, again and again while slots pass: every
+/// slot between the first and the last is exactly one run or one missed record.
+pub async fn cron_restart_exactly_once(t: &dyn Target) -> Outcome {
+    let run = async {
+        {
+            let backend = t.backend();
+            put(&*backend, &job("exact", Some("* * * * * *"), "true")).await?;
+        }
+        for i in 0..4 {
+            tokio::time::sleep(Duration::from_millis(1700 + 300 * i)).await;
+            t.restart().await?;
+        }
+        let backend = t.backend();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut j = job("exact", Some("* * * * * *"), "true");
+        j.spec.suspend = true;
+        put(&*backend, &j).await?;
+        let h = wait_runs(
+            &*backend,
+            "exact",
+            Duration::from_secs(20),
+            "all runs ending",
+            |h| count(h, RunOutcome::Running) == 0,
+        )
+        .await?;
+        check_every_slot_once(&h)?;
+        ensure!(h.len() >= 8, "only {} slots in about 10 s", h.len());
+        remove(&*backend, "exact").await
+    };
+    run.await.into()
+}
+
+/// Every second between the first and the last slot of `history` is there exactly once,
+/// run to success or recorded as missed; no group name repeats.
+pub fn check_every_slot_once(history: &[CronRun]) -> Result<(), String> {
+    let first = history.first().ok_or("no run at all")?.slot.as_second();
+    let last = history.last().ok_or("no run at all")?.slot.as_second();
+    let slots: Vec<i64> = history.iter().map(|r| r.slot.as_second()).collect();
+    let expected: Vec<i64> = (first..=last).collect();
+    ensure!(
+        slots == expected,
+        "slots are not each second exactly once: {slots:?}"
+    );
+    let groups: BTreeSet<&str> = history.iter().map(|r| r.group.as_str()).collect();
+    ensure!(groups.len() == history.len(), "a group name repeats");
+    let wrong: Vec<&CronRun> = history
+        .iter()
+        .filter(|r| !matches!(r.outcome, RunOutcome::Succeeded | RunOutcome::Missed))
+        .collect();
+    ensure!(
+        wrong.is_empty(),
+        "runs neither succeeded nor missed: {wrong:#?}"
+    );
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! The cron engine's precision and scale, measured with a no-op driver (a started run
+//! succeeds at once) and an in-memory store: schedules spread evenly over the minute
+//! (`<i mod 60> * * * * *`), at 1k, 10k and 100k jobs. Prints, per size: time to schedule the
+//! jobs, memory per job, firings observed, firing lateness (p50, p99, max; from the slot to the
+//! driver's start call), CPU while firing, and CPU with nothing due (no polling).
+//!
+//! ```text
+//! cargo run --release --example cron_bench                 # 1k, 10k, 100k; about 2 minutes
+//! cargo run --release --example cron_bench -- 1000 15      # one size, 15 s window
+//! ```
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use tars_api::group::GroupTemplate;
+use tars_api::{
+    ConcurrencyPolicy, Container, ContainerGroup, ContainerGroupSpec, ContainerGroupStatus,
+    CronJob, CronJobSpec, GroupPhase, LabelSelector, RestartPolicy, Result, WatchEvent,
+    WatchStream,
+};
+use tars_engine::cron::CronEngine;
+use tars_engine::driver::GroupDriver;
+use tars_engine::store::MemoryStore;
+use tokio::sync::mpsc;
+
+/// Runs succeed the moment they start; lateness is taken at the start call.
+struct NoopDriver {
+    lateness_us: Mutex<Vec<i64>>,
+    events: mpsc::UnboundedSender<ContainerGroup>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<ContainerGroup>>>,
+}
+
+impl NoopDriver {
+    fn new() -> Arc<Self> {
+        let (events, rx) = mpsc::unbounded_channel();
+        Arc::new(NoopDriver {
+            lateness_us: Mutex::new(Vec::new()),
+            events,
+            receiver: Mutex::new(Some(rx)),
+        })
+    }
+
+    fn take_lateness(&self) -> Vec<i64> {
+        std::mem::take(
+            &mut *self
+                .lateness_us
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+}
+
+#[async_trait]
+impl GroupDriver for NoopDriver {
+    async fn start(&self, group: &ContainerGroup) -> Result<()> {
+        let now = Timestamp::now();
+        // Scheduled runs are named `<job>-<slot unix seconds>`.
+        if let Some(slot) = group
+            .name()
+            .rsplit_once('-')
+            .and_then(|(_, s)| s.parse::<i64>().ok())
+            .and_then(|s| Timestamp::from_second(s).ok())
+        {
+            let late = now.duration_since(slot).as_micros() as i64;
+            self.lateness_us
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(late);
+        }
+        let mut done = group.clone();
+        done.status = Some(ContainerGroupStatus {
+            phase: GroupPhase::Succeeded,
+            ..Default::default()
+        });
+        let _ = self.events.send(done);
+        Ok(())
+    }
+
+    async fn stop(&self, _: &str, _: Option<Duration>) -> Result<()> {
+        Ok(())
+    }
+
+    async fn list(&self, _: &LabelSelector) -> Result<Vec<ContainerGroup>> {
+        Ok(Vec::new())
+    }
+
+    async fn watch(&self, _: &LabelSelector) -> Result<WatchStream<ContainerGroupSpec>> {
+        let rx = self
+            .receiver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(rx) = rx else {
+            return Ok(Box::pin(futures::stream::pending()));
+        };
+        let events = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|g| (Ok(WatchEvent::Modified(g)), rx))
+        });
+        Ok(Box::pin(futures::StreamExt::chain(
+            futures::stream::iter([Ok(WatchEvent::SnapshotDone)]),
+            events,
+        )))
+    }
+}
+
+fn job(i: usize, schedule: &str) -> CronJob {
+    let mut spec = ContainerGroupSpec::new(vec![Container::new("main", "none", &["true"])]);
+    spec.restart_policy = RestartPolicy::Never;
+    CronJob::new(
+        format!("job-{i}"),
+        CronJobSpec {
+            schedule: Some(schedule.to_owned()),
+            time_zone: None,
+            concurrency: ConcurrencyPolicy::Forbid,
+            starting_deadline: None,
+            retries: 0,
+            retry_backoff: Duration::from_secs(10),
+            active_deadline: None,
+            parents: Vec::new(),
+            suspend: false,
+            successful_history_limit: 1,
+            failed_history_limit: 1,
+            template: GroupTemplate {
+                labels: Default::default(),
+                annotations: Default::default(),
+                spec,
+            },
+        },
+    )
+}
+
+/// Resident memory of this process, in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// CPU time (user + system) this process used, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn percentile(sorted: &[i64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+struct Row {
+    jobs: usize,
+    schedule_s: f64,
+    bytes_per_job: f64,
+    firings: usize,
+    p50: f64,
+    p99: f64,
+    max: f64,
+    cpu_firing: f64,
+    cpu_idle: f64,
+}
+
+async fn measure(jobs: usize, window: Duration) -> Row {
+    let base = rss();
+    let driver = NoopDriver::new();
+    let engine = CronEngine::start(
+        driver.clone(),
+        Arc::new(MemoryStore::new()),
+        Box::new(|_| true),
+    )
+    .expect("engine");
+    let t = Instant::now();
+    for i in 0..jobs {
+        engine
+            .put(job(i, &format!("{} * * * * *", i % 60)))
+            .expect("put");
+    }
+    let schedule_s = t.elapsed().as_secs_f64();
+    let bytes_per_job = rss().saturating_sub(base) as f64 / jobs as f64;
+    // Firings while the window runs, after a second to settle.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    driver.take_lateness();
+    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+    tokio::time::sleep(window).await;
+    let cpu_firing = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64() * 100.0;
+    let mut late = driver.take_lateness();
+    late.sort_unstable();
+    engine.shutdown().await;
+    drop(engine);
+
+    // The same number of jobs with nothing due for a year: the engine must sleep.
+    let idle = CronEngine::start(
+        NoopDriver::new(),
+        Arc::new(MemoryStore::new()),
+        Box::new(|_| true),
+    )
+    .expect("engine");
+    for i in 0..jobs {
+        idle.put(job(i, "0 0 0 1 1 *")).expect("put");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let cpu_idle = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64() * 100.0;
+    idle.shutdown().await;
+    Row {
+        jobs,
+        schedule_s,
+        bytes_per_job,
+        firings: late.len(),
+        p50: percentile(&late, 0.50),
+        p99: percentile(&late, 0.99),
+        max: late.last().map_or(f64::NAN, |m| *m as f64 / 1000.0),
+        cpu_firing,
+        cpu_idle,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = match args.first().and_then(|a| a.parse().ok()) {
+        Some(n) => vec![n],
+        None => vec![1_000, 10_000, 100_000],
+    };
+    let window = Duration::from_secs(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20));
+    println!(
+        "cron engine benchmark: no-op driver, in-memory store, `<i mod 60> * * * * *`, {window:?} window per size"
+    );
+    println!(
+        "| jobs | schedule all | memory/job | firings | lateness p50 | p99 | max | CPU firing | CPU nothing due |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for n in sizes {
+        let r = measure(n, window).await;
+        println!(
+            "| {} | {:.2} s | {:.0} B | {} ({:.0}/s) | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} % | {:.2} % |",
+            r.jobs,
+            r.schedule_s,
+            r.bytes_per_job,
+            r.firings,
+            r.firings as f64 / window.as_secs_f64(),
+            r.p50,
+            r.p99,
+            r.max,
+            r.cpu_firing,
+            r.cpu_idle
+        );
+    }
+}

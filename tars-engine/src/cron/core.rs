@@ -1,0 +1,462 @@
+//! The cron engine's state machine: every job, every active run, and one priority queue of
+//! timers (slots, retries, deadlines) for all of them. Synchronous and given `now` by its
+//! caller, so it runs the same on the real clock and on a virtual one in tests.
+//!
+//! Each step builds one store [`Batch`] and a list of [`Effect`]s; the batch is written before
+//! any effect is handed out, so a slot is recorded before its run starts.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tars_api::{
+    ContainerGroup, CronJob, CronJobStatus, CronRun, Error, Result, RunOutcome, Schedule,
+};
+
+use super::naming::{self, Origin};
+use super::schedules::Schedules;
+use super::state::{JOBS, JobState, RUNS, STATE, StoredRun};
+use crate::store::{Batch, Store, decode};
+
+/// What the engine must do outside its lock after a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Start this run group (its record is stored already).
+    Start(Box<ContainerGroup>),
+    /// Stop and remove this run group.
+    Stop {
+        /// The group.
+        group: String,
+        /// Its termination grace period.
+        grace: Duration,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Timer {
+    Slot { job: String, generation: u64 },
+    Retry { key: String },
+    Deadline { key: String, attempt: u32 },
+}
+
+pub(super) struct Job {
+    /// Metadata and spec; the status is computed on demand.
+    pub(super) object: CronJob,
+    pub(super) schedule: Option<Arc<Schedule>>,
+    pub(super) state: JobState,
+    /// Bumped on every reschedule; a slot timer of an older generation is stale.
+    pub(super) generation: u64,
+    pub(super) next: Option<Timestamp>,
+    /// Record keys of its active runs, oldest first.
+    pub(super) active: Vec<String>,
+}
+
+pub(super) struct Active {
+    pub(super) job: String,
+    pub(super) stored: StoredRun,
+}
+
+/// One step's writes and effects, committed together.
+#[derive(Default)]
+pub(super) struct Step {
+    pub(super) batch: Batch,
+    pub(super) effects: Vec<Effect>,
+    /// Record keys of runs this step made active, forgotten again if the write fails.
+    pub(super) begun: Vec<String>,
+    pub(super) prune: BTreeSet<String>,
+}
+
+/// All jobs and runs of one engine.
+pub struct Core {
+    pub(super) store: Arc<dyn Store>,
+    /// Boxed: a job is large, and a map's spare capacity would hold that much per slot.
+    pub(super) jobs: HashMap<String, Box<Job>>,
+    /// Parent name → names of the jobs that list it as a parent.
+    pub(super) children: HashMap<String, BTreeSet<String>>,
+    pub(super) active: HashMap<String, Active>,
+    /// Group of the current attempt → record key.
+    pub(super) by_group: HashMap<String, String>,
+    pub(super) timers: BinaryHeap<Reverse<(Timestamp, u64, Timer)>>,
+    pub(super) seq: u64,
+    pub(super) version: u64,
+    /// Jobs whose status changed since the caller last drained this.
+    pub(super) changed: BTreeSet<String>,
+    schedules: Schedules,
+}
+
+pub(super) fn not_found(name: &str) -> Error {
+    Error::NotFound {
+        kind: tars_api::Kind::CronJob,
+        name: name.to_owned(),
+    }
+}
+
+pub(super) fn add(at: Timestamp, d: Duration) -> Timestamp {
+    jiff::SignedDuration::try_from(d)
+        .ok()
+        .and_then(|d| at.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX)
+}
+
+impl Core {
+    /// Loads every job and run record from `store`; active runs are resumed (their groups are
+    /// reconciled by [`Core::reconcile`]) and slots passed while tars was down are caught up
+    /// at the first [`Core::fire`].
+    /// Jobs for which `keep` is false (another tars instance's) stay in the store untouched.
+    pub fn load(
+        store: Arc<dyn Store>,
+        now: Timestamp,
+        keep: &dyn Fn(&CronJob) -> bool,
+    ) -> Result<Core> {
+        let mut core = Core {
+            store,
+            jobs: HashMap::new(),
+            children: HashMap::new(),
+            active: HashMap::new(),
+            by_group: HashMap::new(),
+            timers: BinaryHeap::new(),
+            seq: 0,
+            version: 0,
+            changed: BTreeSet::new(),
+            schedules: Schedules::default(),
+        };
+        let mut states: HashMap<String, JobState> = HashMap::new();
+        for (name, bytes) in core.store.scan(STATE, "")? {
+            states.insert(name.clone(), decode(STATE, &name, &bytes)?);
+        }
+        for (name, bytes) in core.store.scan(JOBS, "")? {
+            let object: CronJob = decode(JOBS, &name, &bytes)?;
+            if !keep(&object) {
+                continue;
+            }
+            let schedule = core.schedules.of(&object)?;
+            let state = states.remove(&name).unwrap_or(JobState {
+                last_slot: Some(now),
+                ..JobState::default()
+            });
+            core.insert_job(object, schedule, state);
+        }
+        for (key, bytes) in core.store.scan(RUNS, "")? {
+            let stored: StoredRun = decode(RUNS, &key, &bytes)?;
+            if stored.run.outcome.is_final() {
+                continue;
+            }
+            let job = key.split('/').next().unwrap_or_default().to_owned();
+            let Some(j) = core.jobs.get_mut(&job) else {
+                continue;
+            };
+            j.active.push(key.clone());
+            let deadline = j.object.spec.active_deadline;
+            match stored.retry_at {
+                Some(at) => core.push(at, Timer::Retry { key: key.clone() }),
+                None => {
+                    core.by_group.insert(stored.run.group.clone(), key.clone());
+                    if let (Some(d), Some(started)) = (deadline, stored.run.started_at) {
+                        let attempt = stored.run.attempt;
+                        core.push(
+                            add(started, d),
+                            Timer::Deadline {
+                                key: key.clone(),
+                                attempt,
+                            },
+                        );
+                    }
+                }
+            }
+            core.active.insert(key, Active { job, stored });
+        }
+        let names: Vec<String> = core.jobs.keys().cloned().collect();
+        for name in names {
+            core.reschedule(&name, now);
+        }
+        Ok(core)
+    }
+
+    fn insert_job(&mut self, object: CronJob, schedule: Option<Arc<Schedule>>, state: JobState) {
+        let name = object.name().to_owned();
+        for p in &object.spec.parents {
+            self.children
+                .entry(p.clone())
+                .or_default()
+                .insert(name.clone());
+        }
+        // The generation carries on, so that the old incarnation's slot timer stays stale.
+        let (active, generation) = self
+            .jobs
+            .remove(&name)
+            .map(|j| {
+                self.unlink_parents(&j.object);
+                (j.active, j.generation)
+            })
+            .unwrap_or_default();
+        self.jobs.insert(
+            name,
+            Box::new(Job {
+                object,
+                schedule,
+                state,
+                generation,
+                next: None,
+                active,
+            }),
+        );
+    }
+
+    fn unlink_parents(&mut self, object: &CronJob) {
+        for p in &object.spec.parents {
+            if let Some(set) = self.children.get_mut(p) {
+                set.remove(object.name());
+                if set.is_empty() {
+                    self.children.remove(p);
+                }
+            }
+        }
+    }
+
+    pub(super) fn push(&mut self, at: Timestamp, timer: Timer) {
+        self.seq += 1;
+        self.timers.push(Reverse((at, self.seq, timer)));
+    }
+
+    /// Arms the job's next slot timer (none while suspended or without a schedule).
+    pub(super) fn reschedule(&mut self, name: &str, now: Timestamp) {
+        let Some(job) = self.jobs.get_mut(name) else {
+            return;
+        };
+        job.generation += 1;
+        job.next = None;
+        if job.object.spec.suspend {
+            return;
+        }
+        let Some(schedule) = &job.schedule else {
+            return;
+        };
+        let after = job.state.last_slot.unwrap_or(now);
+        job.next = schedule.next_after(after);
+        if let Some(at) = job.next {
+            let timer = Timer::Slot {
+                job: name.to_owned(),
+                generation: job.generation,
+            };
+            self.push(at, timer);
+        }
+    }
+
+    pub(super) fn mark_changed(&mut self, name: &str) {
+        if let Some(job) = self.jobs.get_mut(name) {
+            self.version += 1;
+            job.object.metadata.resource_version = Some(self.version.to_string());
+            self.changed.insert(name.to_owned());
+        }
+    }
+
+    /// Names of the jobs whose status changed since the last call.
+    pub fn take_changed(&mut self) -> BTreeSet<String> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// When the earliest timer is due.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// How many jobs are stored.
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// True when no job is stored.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// The job with its status, if stored.
+    pub fn object(&self, name: &str) -> Option<CronJob> {
+        let job = self.jobs.get(name)?;
+        let mut object = job.object.clone();
+        object.status = Some(self.status(job));
+        Some(object)
+    }
+
+    /// Every job's name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.jobs.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Each stored job's parents, for the cycle check of an apply.
+    pub fn parent_graph(&self) -> BTreeMap<String, Vec<String>> {
+        self.jobs
+            .iter()
+            .map(|(n, j)| (n.clone(), j.object.spec.parents.clone()))
+            .collect()
+    }
+
+    fn status(&self, job: &Job) -> CronJobStatus {
+        let s = &job.state;
+        CronJobStatus {
+            active: job
+                .active
+                .iter()
+                .filter_map(|k| self.active.get(k))
+                .map(|a| a.stored.run.group.clone())
+                .collect(),
+            last_schedule: s.last_schedule,
+            last_success: s.last_success,
+            last_error: s.last_error,
+            success_count: s.success_count,
+            error_count: s.error_count,
+            missed_count: s.missed_count,
+            next_schedule: job.next,
+            conditions: Vec::new(),
+        }
+    }
+
+    /// The job's history, oldest slot first.
+    pub fn runs(&self, name: &str) -> Result<Vec<CronRun>> {
+        if !self.jobs.contains_key(name) {
+            return Err(not_found(name));
+        }
+        self.store
+            .scan(RUNS, &naming::record_prefix(name))?
+            .into_iter()
+            .map(|(k, v)| decode::<StoredRun>(RUNS, &k, &v).map(|s| s.run))
+            .collect()
+    }
+
+    /// Stores `object` (created or updated) and arms its schedule. A new job catches up no
+    /// slot before `now`; a changed schedule or a resumed job neither.
+    pub fn put(&mut self, object: CronJob, now: Timestamp) -> Result<()> {
+        let schedule = self.schedules.of(&object)?;
+        let name = object.name().to_owned();
+        let state = match self.jobs.get(&name) {
+            None => JobState {
+                last_slot: Some(now),
+                ..JobState::default()
+            },
+            Some(old) => {
+                let mut state = old.state.clone();
+                let timing_changed = old.object.spec.schedule != object.spec.schedule
+                    || old.object.spec.time_zone != object.spec.time_zone
+                    || (old.object.spec.suspend && !object.spec.suspend);
+                if timing_changed {
+                    state.last_slot = Some(state.last_slot.map_or(now, |l| l.max(now)));
+                }
+                state
+            }
+        };
+        let mut stored = object.clone();
+        stored.status = None;
+        let batch = Batch::new()
+            .put_json(JOBS, &name, &stored)?
+            .put_json(STATE, &name, &state)?;
+        self.store.write(batch)?;
+        self.insert_job(stored, schedule, state);
+        self.reschedule(&name, now);
+        self.mark_changed(&name);
+        Ok(())
+    }
+
+    /// Deletes job `name`, its state and history; its active runs are stopped.
+    pub fn remove(&mut self, name: &str) -> Result<(CronJob, Vec<Effect>)> {
+        let object = self.object(name).ok_or_else(|| not_found(name))?;
+        let mut batch = Batch::new().delete(JOBS, name).delete(STATE, name);
+        for (key, _) in self.store.scan(RUNS, &naming::record_prefix(name))? {
+            batch = batch.delete(RUNS, &key);
+        }
+        self.store.write(batch)?;
+        let mut effects = Vec::new();
+        if let Some(job) = self.jobs.remove(name) {
+            self.unlink_parents(&job.object);
+            let grace = job.object.spec.template.spec.termination_grace_period;
+            for key in job.active {
+                if let Some(a) = self.active.remove(&key)
+                    && self.by_group.remove(&a.stored.run.group).is_some()
+                {
+                    effects.push(Effect::Stop {
+                        group: a.stored.run.group,
+                        grace,
+                    });
+                }
+            }
+        }
+        Ok((object, effects))
+    }
+
+    /// Starts a manual run of `name` now, whatever the schedule, suspension and concurrency
+    /// policy; returns its group name.
+    pub fn trigger(&mut self, name: &str, now: Timestamp) -> Result<(String, Vec<Effect>)> {
+        if !self.jobs.contains_key(name) {
+            return Err(not_found(name));
+        }
+        let mut step = Step::default();
+        let group = self.begin(&mut step, name, Origin::Manual, now, now)?;
+        self.mark_changed(name);
+        let effects = self.commit(step)?;
+        Ok((group, effects))
+    }
+
+    /// Writes the step; hands out its effects only once it is durable. When the write fails,
+    /// the runs it began are forgotten (none was started) and the error is returned.
+    pub(super) fn commit(&mut self, step: Step) -> Result<Vec<Effect>> {
+        if let Err(e) = self.store.write(step.batch) {
+            for key in step.begun {
+                if let Some(a) = self.active.remove(&key) {
+                    self.by_group.remove(&a.stored.run.group);
+                    if let Some(job) = self.jobs.get_mut(&a.job) {
+                        job.active.retain(|k| *k != key);
+                    }
+                }
+            }
+            return Err(e);
+        }
+        // One more transaction for the history of every job the step touched.
+        let mut prune = Batch::new();
+        for job in &step.prune {
+            match self.prune(job, prune) {
+                Ok(b) => prune = b,
+                Err(e) => {
+                    tracing::warn!(job, error = %e, "could not prune cron history");
+                    prune = Batch::new();
+                }
+            }
+        }
+        if let Err(e) = self.store.write(prune) {
+            tracing::warn!(error = %e, "could not prune cron history");
+        }
+        Ok(step.effects)
+    }
+
+    /// Drops the oldest final records beyond the job's history limits: successes beyond
+    /// `successful_history_limit`, failed, missed and replaced ones beyond
+    /// `failed_history_limit`.
+    fn prune(&self, name: &str, mut batch: Batch) -> Result<Batch> {
+        let Some(job) = self.jobs.get(name) else {
+            return Ok(batch);
+        };
+        let mut ok = Vec::new();
+        let mut bad = Vec::new();
+        for (key, bytes) in self.store.scan(RUNS, &naming::record_prefix(name))? {
+            let stored: StoredRun = decode(RUNS, &key, &bytes)?;
+            match stored.run.outcome {
+                RunOutcome::Running => {}
+                RunOutcome::Succeeded => ok.push(key),
+                _ => bad.push(key),
+            }
+        }
+        let spec = &job.object.spec;
+        for (keys, limit) in [
+            (ok, spec.successful_history_limit),
+            (bad, spec.failed_history_limit),
+        ] {
+            let excess = keys.len().saturating_sub(limit as usize);
+            for key in &keys[..excess] {
+                batch = batch.delete(RUNS, key);
+            }
+        }
+        Ok(batch)
+    }
+}

@@ -1,0 +1,391 @@
+//! The running engine: one scheduler task sleeping until the earliest timer of all jobs, one
+//! task watching every run group through the driver, and the effects of each step (starting
+//! and stopping groups) run as short tasks.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use jiff::Timestamp;
+use tars_api::selector::Requirement;
+use tars_api::{CronJob, CronJobSpec, CronRun, LabelSelector, Result, WatchEvent, WatchStream};
+use tokio::sync::{Notify, broadcast};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::CRON_JOB_LABEL;
+use super::core::{Core, Effect};
+use super::watch::{self, EVENT_BUFFER, Event};
+use crate::driver::GroupDriver;
+use crate::store::Store;
+
+/// Which stored jobs an engine takes on (by ownership, typically).
+pub type Keep = Box<dyn Fn(&CronJob) -> bool + Send + Sync>;
+
+/// At most this many effects of one step run at once.
+const EFFECT_CONCURRENCY: usize = 64;
+
+/// At most this many watch events are handled in one step.
+const WATCH_BATCH: usize = 4096;
+
+/// How long to wait before watching the run groups again after the watch failed.
+const REWATCH_DELAY: Duration = Duration::from_secs(1);
+
+pub(crate) struct Inner {
+    core: Mutex<Core>,
+    driver: Arc<dyn GroupDriver>,
+    wake: Notify,
+    pub(crate) events: broadcast::Sender<Event>,
+    effects: Mutex<JoinSet<()>>,
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends a `Modified` event for each job whose status changed; call with the lock held so
+    /// that events keep the order of the changes.
+    fn emit_changed(&self, core: &mut Core) {
+        let changed = core.take_changed();
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        for name in changed {
+            if let Some(object) = core.object(&name) {
+                let labels = object.metadata.labels.clone();
+                let _ = self.events.send(Event {
+                    event: WatchEvent::Modified(object),
+                    previous_labels: Some(labels),
+                });
+            }
+        }
+    }
+
+    /// Runs one step of the state machine under the lock, sends the watch events it caused,
+    /// and wakes the scheduler when the step armed a timer earlier than the one it sleeps for.
+    fn step<T>(&self, f: impl FnOnce(&mut Core) -> Result<T>) -> Result<T> {
+        let mut core = self.lock();
+        let before = core.next_due();
+        let result = f(&mut core);
+        self.emit_changed(&mut core);
+        let after = core.next_due();
+        drop(core);
+        if after.is_some() && (before.is_none() || after < before) {
+            self.wake.notify_one();
+        }
+        result
+    }
+
+    /// Runs a step's effects in one task, in order and [`EFFECT_CONCURRENCY`] at a time: a
+    /// task per effect would cost more than the effect itself with a fast driver.
+    fn run_effects(self: &Arc<Self>, effects: Vec<Effect>) {
+        if effects.is_empty() {
+            return;
+        }
+        let mut tasks = self.effects.lock().unwrap_or_else(PoisonError::into_inner);
+        while tasks.try_join_next().is_some() {}
+        let inner = self.clone();
+        tasks.spawn(async move {
+            futures::stream::iter(effects)
+                .for_each_concurrent(EFFECT_CONCURRENCY, |effect| inner.run_effect(effect))
+                .await;
+        });
+    }
+
+    async fn run_effect(self: &Arc<Self>, effect: Effect) {
+        match effect {
+            Effect::Start(group) => {
+                if let Err(e) = self.driver.start(&group).await {
+                    tracing::warn!(group = group.name(), error = %e, "could not start cron run");
+                    let why = format!("its group could not be started: {e}");
+                    let effects =
+                        self.step(|core| core.group_lost(group.name(), &why, Timestamp::now()));
+                    self.after_step(effects);
+                }
+            }
+            Effect::Stop { group, grace } => {
+                if let Err(e) = self.driver.stop(&group, Some(grace)).await {
+                    tracing::warn!(group, error = %e, "could not stop cron run group");
+                }
+            }
+        }
+    }
+
+    fn after_step(self: &Arc<Self>, effects: Result<Vec<Effect>>) {
+        match effects {
+            Ok(effects) => self.run_effects(effects),
+            Err(e) => tracing::error!(error = %e, "cron engine step failed; nothing was started"),
+        }
+    }
+}
+
+/// tars' cron engine over any backend's groups ([`GroupDriver`]) and a [`Store`].
+///
+/// Jobs are stored in the store's `cron/...` tables and resumed by the next engine opened on
+/// the same store: slots missed meanwhile collapse into one catch-up run, active runs are
+/// followed again, and a run recorded but not started yet is started (once).
+pub struct CronEngine {
+    inner: Arc<Inner>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for CronEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CronEngine")
+            .field("jobs", &self.inner.lock().len())
+            .finish()
+    }
+}
+
+fn run_selector() -> LabelSelector {
+    LabelSelector::everything().and(Requirement::Exists(CRON_JOB_LABEL.to_owned()))
+}
+
+impl CronEngine {
+    /// Loads the jobs of `store` for which `keep` holds (those of this tars instance) and
+    /// starts scheduling them. Must run inside a tokio runtime.
+    pub fn start(
+        driver: Arc<dyn GroupDriver>,
+        store: Arc<dyn Store>,
+        keep: Keep,
+    ) -> Result<CronEngine> {
+        let core = Core::load(store, Timestamp::now(), &*keep)?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let inner = Arc::new(Inner {
+            core: Mutex::new(core),
+            driver,
+            wake: Notify::new(),
+            events,
+            effects: Mutex::new(JoinSet::new()),
+        });
+        let tasks = vec![
+            tokio::spawn(watch_groups(inner.clone())),
+            tokio::spawn(reconcile(inner.clone())),
+            tokio::spawn(schedule(inner.clone())),
+        ];
+        Ok(CronEngine {
+            inner,
+            tasks: Mutex::new(tasks),
+        })
+    }
+
+    /// The job with its status.
+    pub fn get(&self, name: &str) -> Option<CronJob> {
+        self.inner.lock().object(name)
+    }
+
+    /// Every job with its status, sorted by name.
+    pub fn list(&self) -> Vec<CronJob> {
+        let core = self.inner.lock();
+        core.names().iter().filter_map(|n| core.object(n)).collect()
+    }
+
+    /// How many jobs are stored.
+    pub fn len(&self) -> usize {
+        self.inner.lock().len()
+    }
+
+    /// True when no job is stored.
+    pub fn is_empty(&self) -> bool {
+        self.inner.lock().is_empty()
+    }
+
+    /// Refuses `parents` for job `name` when they would close a cycle through the stored jobs
+    /// (`Error::Invalid` at `spec.parents`).
+    pub fn check_parents(&self, name: &str, parents: &[String]) -> Result<()> {
+        let graph = self.inner.lock().parent_graph();
+        super::graph::check_acyclic(&graph, name, parents)
+    }
+
+    /// Stores `job` (metadata and spec as given, status ignored) and schedules it; returns it
+    /// with its status.
+    pub fn put(&self, job: CronJob) -> Result<CronJob> {
+        let name = job.name().to_owned();
+        let object = {
+            let mut core = self.inner.lock();
+            let previous = core.object(&name).map(|o| o.metadata.labels);
+            core.put(job, Timestamp::now())?;
+            core.take_changed();
+            let object = core
+                .object(&name)
+                .ok_or_else(|| tars_api::Error::backend("cron", "job vanished while stored"))?;
+            let event = match previous {
+                None => WatchEvent::Added(object.clone()),
+                Some(_) => WatchEvent::Modified(object.clone()),
+            };
+            let _ = self.inner.events.send(Event {
+                event,
+                previous_labels: previous,
+            });
+            object
+        };
+        self.inner.wake.notify_one();
+        Ok(object)
+    }
+
+    /// Deletes job `name` and its history; returns once its active runs' groups are stopped.
+    pub async fn remove(&self, name: &str) -> Result<()> {
+        let effects = {
+            let mut core = self.inner.lock();
+            let (object, effects) = core.remove(name)?;
+            let labels = object.metadata.labels.clone();
+            let _ = self.inner.events.send(Event {
+                event: WatchEvent::Deleted(object),
+                previous_labels: Some(labels),
+            });
+            effects
+        };
+        for effect in effects {
+            if let Effect::Stop { group, grace } = effect {
+                self.inner.driver.stop(&group, Some(grace)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a run of `name` now (recorded as manual); returns its group name.
+    pub fn trigger(&self, name: &str) -> Result<String> {
+        let (group, effects) = self
+            .inner
+            .step(|core| core.trigger(name, Timestamp::now()))?;
+        self.inner.run_effects(effects);
+        Ok(group)
+    }
+
+    /// The job's history, oldest slot first.
+    pub fn runs(&self, name: &str) -> Result<Vec<CronRun>> {
+        self.inner.lock().runs(name)
+    }
+
+    /// A snapshot of the jobs matching `selector`, an end-of-snapshot marker, then changes.
+    pub fn watch(&self, selector: &LabelSelector) -> WatchStream<CronJobSpec> {
+        watch::stream(self.inner.clone(), selector.clone())
+    }
+
+    /// Stops the engine's tasks without touching any group (runs keep going; an engine
+    /// opened later on the same store follows them again). Idempotent.
+    pub async fn shutdown(&self) {
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        let mut effects = std::mem::take(
+            &mut *self
+                .inner
+                .effects
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        effects.abort_all();
+        while effects.join_next().await.is_some() {}
+    }
+}
+
+impl Drop for CronEngine {
+    fn drop(&mut self) {
+        for t in self
+            .tasks
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            t.abort();
+        }
+        self.inner
+            .effects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .abort_all();
+    }
+}
+
+/// Sleeps until the earliest timer of all jobs, fires everything due, and again.
+async fn schedule(inner: Arc<Inner>) {
+    loop {
+        let next = inner.lock().next_due();
+        let Some(at) = next else {
+            inner.wake.notified().await;
+            continue;
+        };
+        let now = Timestamp::now();
+        if at > now {
+            let wait = Duration::try_from(at.duration_since(now)).unwrap_or_default();
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = inner.wake.notified() => continue,
+            }
+            continue;
+        }
+        let effects = {
+            let mut core = inner.lock();
+            let r = core.fire(now);
+            inner.emit_changed(&mut core);
+            r
+        };
+        if effects.is_err() {
+            // The store refused the write; back off rather than spin.
+            inner.after_step(effects);
+            tokio::time::sleep(REWATCH_DELAY).await;
+        } else {
+            inner.after_step(effects);
+        }
+    }
+}
+
+/// Follows every run group; a terminal phase or a vanished group ends its attempt.
+async fn watch_groups(inner: Arc<Inner>) {
+    let selector = run_selector();
+    loop {
+        match inner.driver.watch(&selector).await {
+            Ok(mut events) => {
+                let mut ended = false;
+                while !ended {
+                    // Everything the watch has ready is handled in one step.
+                    let mut batch = Vec::new();
+                    let mut next = events.next().await;
+                    loop {
+                        match next {
+                            Some(Ok(event)) => batch.push(event),
+                            Some(Err(e)) => {
+                                tracing::warn!(error = %e, "watch of cron run groups failed");
+                                ended = true;
+                                break;
+                            }
+                            None => {
+                                ended = true;
+                                break;
+                            }
+                        }
+                        if batch.len() >= WATCH_BATCH {
+                            break;
+                        }
+                        match events.next().now_or_never() {
+                            Some(n) => next = n,
+                            None => break,
+                        }
+                    }
+                    let now = Timestamp::now();
+                    let effects = inner.step(|core| core.watch_events(&batch, now));
+                    inner.after_step(effects);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not watch cron run groups"),
+        }
+        tokio::time::sleep(REWATCH_DELAY).await;
+    }
+}
+
+/// Once at start: brings the driver's run groups in line with the stored active runs.
+async fn reconcile(inner: Arc<Inner>) {
+    match inner.driver.list(&run_selector()).await {
+        Ok(groups) => {
+            let effects = inner.step(|core| core.reconcile(&groups, Timestamp::now()));
+            inner.after_step(effects);
+        }
+        Err(e) => tracing::warn!(error = %e, "could not list cron run groups at start"),
+    }
+}
