@@ -38,6 +38,8 @@ on_exit() {
   fi
 }
 trap on_exit EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 LOW=(nice -n 19)
 if command -v ionice >/dev/null 2>&1; then LOW+=(ionice -c3); fi
