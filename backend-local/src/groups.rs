@@ -201,14 +201,12 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
                     self.shared.store.save(&updated)?;
                     let previous_labels = entry.object.metadata.labels.clone();
                     entry.object = updated.clone();
+                    // The old incarnation stops before the new one starts (below, outside the
+                    // lock): two incarnations never run side by side, and a crash in between
+                    // leaves a stale runtime record that recovery stops before it starts the
+                    // new spec — never an orphan.
                     let old = if spec_changed {
-                        let old = entry.supervisor.take();
-                        entry.supervisor = Some(Supervisor::start(
-                            self.shared.clone(),
-                            updated.clone(),
-                            None,
-                        ));
-                        old
+                        Some(entry.supervisor.take())
                     } else {
                         None
                     };
@@ -219,11 +217,24 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
             }
         };
         if let Some(old) = old_supervisor {
-            // The new incarnation already runs beside the old one for a moment; the old one's
-            // reports are ignored (its generation is stale). Stop it with its grace period.
-            let left = old.stop(result.spec.termination_grace_period).await;
-            if !left.is_empty() {
-                tracing::warn!(backend = BACKEND, group = %name, ?left, "processes survived SIGKILL");
+            if let Some(old) = old {
+                let left = old.stop(result.spec.termination_grace_period).await;
+                if !left.is_empty() {
+                    tracing::warn!(backend = BACKEND, group = %name, ?left, "processes survived SIGKILL");
+                }
+            }
+            // Start the new incarnation unless a later apply or a delete took over meanwhile.
+            let mut objects = self.shared.objects();
+            if let Some(entry) = objects.get_mut(&name)
+                && entry.object.metadata.uid == result.metadata.uid
+                && entry.object.metadata.generation == result.metadata.generation
+                && entry.supervisor.is_none()
+            {
+                entry.supervisor = Some(Supervisor::start(
+                    self.shared.clone(),
+                    entry.object.clone(),
+                    None,
+                ));
             }
         }
         Ok(ApplyOutcome {
@@ -282,6 +293,9 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
         let grace = options
             .grace_period
             .unwrap_or(entry.object.spec.termination_grace_period);
+        // Recorded first: a tars process that dies while the group stops finishes the delete
+        // when it comes back, instead of bringing the group back to life.
+        self.shared.store.mark_deleting(name)?;
         if let Some(supervisor) = entry.supervisor.take() {
             let left = supervisor.stop(grace).await;
             if !left.is_empty() {

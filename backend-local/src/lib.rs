@@ -139,15 +139,48 @@ impl LocalBackend {
     }
 }
 
+/// Completes a delete that a previous tars process began: stops what is left, removes the
+/// records and files.
+async fn finish_delete(shared: &Arc<Shared>, object: &tars_api::ContainerGroup) -> Result<()> {
+    let name = object.name();
+    if let Some(record) = shared.store.load_runtime(name)? {
+        let alive = record
+            .processes
+            .iter()
+            .flatten()
+            .any(|p| process::is_alive(p.pid, p.start_ticks));
+        if let (true, Some(pgid)) = (alive, record.pgid) {
+            let grace = object
+                .spec
+                .termination_grace_period
+                .min(Duration::from_secs(10));
+            process::terminate_group(pgid, grace)
+                .await
+                .map_err(|e| Error::backend(BACKEND, e))?;
+        }
+    }
+    tracing::info!(backend = BACKEND, group = %name, "finished a delete begun before a restart");
+    shared.store.remove(name)
+}
+
 /// Takes over this instance's groups from a previous tars process on the same state: running
 /// containers are adopted, ended ones collected and handled by their restart policy.
 async fn recover(shared: &Arc<Shared>) -> Result<()> {
     let instance = shared.config.instance_id().to_owned();
+    // Processes of adopted containers; any other process of this state is a stray (started in
+    // the instant between a spawn and its record, before a crash) and is stopped below.
+    let mut adopted: Vec<i32> = Vec::new();
+    // Supervisors start only after the sweep, so that it never sees their new processes.
+    let mut to_start = Vec::new();
     for mut object in shared.store.groups()? {
         if !object.metadata.is_owned_by(&instance) {
             continue;
         }
         let name = object.name().to_owned();
+        if shared.store.is_deleting(&name)? {
+            finish_delete(shared, &object).await?;
+            continue;
+        }
         // A group that ended for good (a cron run, say) stays ended: restarting it would run
         // its work a second time.
         let ended = object
@@ -172,6 +205,11 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
                 if Some(&record.uid) == object.metadata.uid.as_ref()
                     && Some(record.generation) == object.metadata.generation =>
             {
+                for p in record.processes.iter().flatten() {
+                    if process::is_alive(p.pid, p.start_ticks) {
+                        adopted.extend(process::with_descendants(p.pid));
+                    }
+                }
                 Some(Adoption {
                     record,
                     status: last_status,
@@ -198,9 +236,25 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
             }
             None => None,
         };
+        to_start.push((object, adoption));
+    }
+    let marker = format!(
+        "HOME={}/",
+        shared.config.state_dir().join("groups").display()
+    );
+    for pid in process::with_env_prefix(&marker) {
+        if !adopted.contains(&pid) {
+            tracing::warn!(backend = BACKEND, pid, "stopping a process no record names");
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    for (object, adoption) in to_start {
         let supervisor = Supervisor::start(shared.clone(), object.clone(), adoption);
         shared.objects().insert(
-            name,
+            object.name().to_owned(),
             Entry {
                 object,
                 supervisor: Some(supervisor),

@@ -92,6 +92,38 @@ pub(crate) fn children_of(pid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// Live processes whose environment holds a variable starting with `prefix` (such as
+/// `HOME=<state>/groups/`): every process of the embedded backend's containers carries its
+/// group's sandbox as `HOME`, which finds them even when no record names them.
+pub(crate) fn with_env_prefix(prefix: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter(|pid| read_stat(*pid).is_some_and(|s| s.state != 'Z'))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                env.split(|b| *b == 0)
+                    .any(|var| var.starts_with(prefix.as_bytes()))
+            })
+        })
+        .collect()
+}
+
+/// `pid` and all its live descendants.
+pub(crate) fn with_descendants(pid: i32) -> Vec<i32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let children = children_of(out[i]);
+        out.extend(children);
+        i += 1;
+    }
+    out
+}
+
 /// The exit code a container's wrapper recorded, if it did.
 pub(crate) fn read_exit_code(exit_file: &Path) -> Option<i32> {
     std::fs::read_to_string(exit_file).ok()?.trim().parse().ok()

@@ -22,6 +22,7 @@ use crate::BACKEND;
 
 const GROUPS: &str = "groups";
 const RUNTIME: &str = "runtime";
+const DELETING: &str = "deleting";
 
 /// One running container process, enough to find it again after a restart of tars.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,10 +136,24 @@ impl Store {
         self.db.write(Batch::new().put_json(RUNTIME, name, record)?)
     }
 
+    /// Records that group `name` is being deleted.
+    pub(crate) fn mark_deleting(&self, name: &str) -> Result<()> {
+        self.db.write(Batch::new().put(DELETING, name, Vec::new()))
+    }
+
+    /// Whether a delete of group `name` began and did not finish.
+    pub(crate) fn is_deleting(&self, name: &str) -> Result<bool> {
+        Ok(self.db.get(DELETING, name)?.is_some())
+    }
+
     /// Removes a group's records and files.
     pub(crate) fn remove(&self, name: &str) -> Result<()> {
-        self.db
-            .write(Batch::new().delete(GROUPS, name).delete(RUNTIME, name))?;
+        self.db.write(
+            Batch::new()
+                .delete(GROUPS, name)
+                .delete(RUNTIME, name)
+                .delete(DELETING, name),
+        )?;
         let dir = self.group_dir(name);
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&dir, e)),

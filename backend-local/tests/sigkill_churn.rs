@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tars_api::api::{ApplyOptions, DeleteOptions, ListParams};
-use tars_api::conditions::is_group_running;
+use tars_api::conditions::is_group_ready;
 use tars_api::{Backend, Container, ContainerGroup, ContainerGroupSpec};
 use tars_backend_local::{LocalBackend, LocalConfig};
 
@@ -210,10 +210,11 @@ fn sigkill_during_churn_leaves_no_orphan_and_loses_no_group() {
             );
         }
         for name in &listed {
+            // Ready: every container runs (not one waiting in its restart backoff).
             tars_engine::wait::wait_for(
                 groups,
                 name,
-                is_group_running(),
+                is_group_ready(),
                 Duration::from_secs(30),
                 |_| {},
             )
