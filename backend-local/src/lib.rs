@@ -139,25 +139,34 @@ impl LocalBackend {
     }
 }
 
+/// Stops the processes a runtime record names, if any still runs (grace capped at 10 s).
+async fn stop_recorded(
+    record: &store::RuntimeRecord,
+    object: &tars_api::ContainerGroup,
+) -> Result<()> {
+    let alive = record
+        .processes
+        .iter()
+        .flatten()
+        .any(|p| process::is_alive(p.pid, p.start_ticks));
+    if let (true, Some(pgid)) = (alive, record.pgid) {
+        let grace = object
+            .spec
+            .termination_grace_period
+            .min(Duration::from_secs(10));
+        process::terminate_group(pgid, grace)
+            .await
+            .map_err(|e| Error::backend(BACKEND, e))?;
+    }
+    Ok(())
+}
+
 /// Completes a delete that a previous tars process began: stops what is left, removes the
 /// records and files.
 async fn finish_delete(shared: &Arc<Shared>, object: &tars_api::ContainerGroup) -> Result<()> {
     let name = object.name();
     if let Some(record) = shared.store.load_runtime(name)? {
-        let alive = record
-            .processes
-            .iter()
-            .flatten()
-            .any(|p| process::is_alive(p.pid, p.start_ticks));
-        if let (true, Some(pgid)) = (alive, record.pgid) {
-            let grace = object
-                .spec
-                .termination_grace_period
-                .min(Duration::from_secs(10));
-            process::terminate_group(pgid, grace)
-                .await
-                .map_err(|e| Error::backend(BACKEND, e))?;
-        }
+        stop_recorded(&record, object).await?;
     }
     tracing::info!(backend = BACKEND, group = %name, "finished a delete begun before a restart");
     shared.store.remove(name)
@@ -218,20 +227,7 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
             Some(stale) => {
                 // An earlier incarnation (tars died between an update and its restart): stop
                 // whatever is left of it before the current one starts.
-                let alive = stale
-                    .processes
-                    .iter()
-                    .flatten()
-                    .any(|p| process::is_alive(p.pid, p.start_ticks));
-                if let (true, Some(pgid)) = (alive, stale.pgid) {
-                    let grace = object
-                        .spec
-                        .termination_grace_period
-                        .min(Duration::from_secs(10));
-                    process::terminate_group(pgid, grace)
-                        .await
-                        .map_err(|e| Error::backend(BACKEND, e))?;
-                }
+                stop_recorded(&stale, &object).await?;
                 None
             }
             None => None,
