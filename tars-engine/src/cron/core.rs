@@ -262,6 +262,11 @@ impl Core {
         self.timers.peek().map(|Reverse((at, _, _))| *at)
     }
 
+    /// True when `group` is the current attempt of an active run (so it may be started).
+    pub fn is_active_group(&self, group: &str) -> bool {
+        self.by_group.contains_key(group)
+    }
+
     /// How many jobs are stored.
     pub fn len(&self) -> usize {
         self.jobs.len()

@@ -2,6 +2,7 @@
 //! task watching every run group through the driver, and the effects of each step (starting
 //! and stopping groups) run as short tasks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ pub(crate) struct Inner {
     wake: Notify,
     pub(crate) events: broadcast::Sender<Event>,
     effects: Mutex<JoinSet<()>>,
+    /// Set once the run groups were reconciled after the start (see `schedule`).
+    reconciled: AtomicBool,
 }
 
 impl Inner {
@@ -90,6 +93,19 @@ impl Inner {
                 .for_each_concurrent(EFFECT_CONCURRENCY, |effect| inner.run_effect(effect))
                 .await;
         });
+    }
+
+    /// Hands out the effects of runs prepared ahead, at their instant: a run that ended
+    /// meanwhile (its job deleted, say) is not started.
+    fn release(self: &Arc<Self>, mut effects: Vec<Effect>) {
+        {
+            let core = self.lock();
+            effects.retain(|e| match e {
+                Effect::Start(group) => core.is_active_group(group.name()),
+                Effect::Stop { .. } => true,
+            });
+        }
+        self.run_effects(effects);
     }
 
     async fn run_effect(self: &Arc<Self>, effect: Effect) {
@@ -157,6 +173,7 @@ impl CronEngine {
             wake: Notify::new(),
             events,
             effects: Mutex::new(JoinSet::new()),
+            reconciled: AtomicBool::new(false),
         });
         let tasks = vec![
             tokio::spawn(watch_groups(inner.clone())),
@@ -303,37 +320,77 @@ impl Drop for CronEngine {
     }
 }
 
-/// Sleeps until the earliest timer of all jobs, fires everything due, and again.
+/// How long before a slot its runs are planned and recorded, so that their groups start at
+/// the slot instant: at 100,000 jobs a second's firings take tens of milliseconds to record.
+const LEAD: Duration = Duration::from_millis(150);
+
+/// Sleeps until the earliest timer of all jobs (or [`LEAD`] before it, to prepare the slots
+/// due then: recorded ahead, started at their instant), fires everything due, and again.
 async fn schedule(inner: Arc<Inner>) {
+    // Runs prepared ahead: recorded already, their groups start at this instant.
+    let mut held: Option<(Timestamp, Vec<Effect>)> = None;
     loop {
-        let next = inner.lock().next_due();
-        let Some(at) = next else {
-            inner.wake.notified().await;
-            continue;
-        };
         let now = Timestamp::now();
-        if at > now {
-            let wait = Duration::try_from(at.duration_since(now)).unwrap_or_default();
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = inner.wake.notified() => continue,
+        if let Some((at, _)) = &held
+            && *at <= now
+        {
+            if let Some((_, effects)) = held.take() {
+                inner.release(effects);
             }
             continue;
         }
-        let effects = {
-            let mut core = inner.lock();
-            let r = core.fire(now);
-            inner.emit_changed(&mut core);
-            r
+        let next = inner.lock().next_due();
+        // Prepare only after the restart's reconciliation, which starts recorded runs whose
+        // group is missing: a prepared run's group is missing until its instant.
+        let ahead = held.is_none() && inner.reconciled.load(Ordering::Acquire);
+        match next {
+            Some(at) if at <= now => {
+                let effects = {
+                    let mut core = inner.lock();
+                    let r = core.fire(now);
+                    inner.emit_changed(&mut core);
+                    r
+                };
+                let failed = effects.is_err();
+                inner.after_step(effects);
+                if failed {
+                    // The store refused the write; back off rather than spin.
+                    tokio::time::sleep(REWATCH_DELAY).await;
+                }
+                continue;
+            }
+            Some(at) if ahead && until(now, at) <= LEAD => {
+                let effects = inner.step(|core| core.prepare(at));
+                let effects = effects.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "cron engine step failed; nothing was started");
+                    Vec::new()
+                });
+                held = Some((at, effects));
+                continue;
+            }
+            _ => {}
+        }
+        let wake = match (next, &held) {
+            (Some(at), Some((h, _))) => Some(at.min(*h)),
+            (None, Some((h, _))) => Some(*h),
+            (Some(at), None) if ahead => Some(at.checked_sub(LEAD).unwrap_or(at)),
+            (Some(at), None) => Some(at),
+            (None, None) => None,
         };
-        if effects.is_err() {
-            // The store refused the write; back off rather than spin.
-            inner.after_step(effects);
-            tokio::time::sleep(REWATCH_DELAY).await;
-        } else {
-            inner.after_step(effects);
+        let Some(wake) = wake else {
+            inner.wake.notified().await;
+            continue;
+        };
+        tokio::select! {
+            () = tokio::time::sleep(until(now, wake)) => {}
+            () = inner.wake.notified() => {}
         }
     }
+}
+
+/// From `now` to `at` (zero when `at` passed).
+fn until(now: Timestamp, at: Timestamp) -> Duration {
+    Duration::try_from(at.duration_since(now)).unwrap_or_default()
 }
 
 /// Follows every run group; a terminal phase or a vanished group ends its attempt.
@@ -388,4 +445,5 @@ async fn reconcile(inner: Arc<Inner>) {
         }
         Err(e) => tracing::warn!(error = %e, "could not list cron run groups at start"),
     }
+    inner.reconciled.store(true, Ordering::Release);
 }

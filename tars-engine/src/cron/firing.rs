@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tars_api::{CronRun, Result, RunOutcome};
+use tars_api::{ConcurrencyPolicy, CronRun, Result, RunOutcome};
 
 use super::core::{Active, Core, Effect, Step, Timer, add, not_found};
 use super::ending::run_group;
@@ -55,6 +55,50 @@ impl Core {
                 }
             }
         }
+        self.commit(step)
+    }
+
+    /// Handles ahead of time the slots due at or before `at`, an instant still to come: each
+    /// is planned as at its own instant and recorded in one store transaction now, and the
+    /// effects returned are for the caller to hand out at `at` (the record is durable before
+    /// the start, as always; a restart in between starts the recorded run once, see
+    /// [`Core::reconcile`]). Slots whose concurrency decision could still change before `at`
+    /// (a `Forbid` or `Replace` job with an active run, which may end meanwhile) are left to
+    /// [`Core::fire`] at their instant, as are retries and deadlines.
+    pub fn prepare(&mut self, at: Timestamp) -> Result<Vec<Effect>> {
+        let mut step = Step::default();
+        let mut later = Vec::new();
+        let mut result = Ok(());
+        while let Some(Reverse((t, _, _))) = self.timers.peek() {
+            if *t > at {
+                break;
+            }
+            let Some(Reverse((t, seq, timer))) = self.timers.pop() else {
+                break;
+            };
+            let Timer::Slot { job, generation } = timer else {
+                later.push(Reverse((t, seq, timer)));
+                continue;
+            };
+            let Some(j) = self.jobs.get(&job) else {
+                continue;
+            };
+            if j.generation != generation {
+                continue;
+            }
+            if !j.active.is_empty() && j.object.spec.concurrency != ConcurrencyPolicy::Allow {
+                later.push(Reverse((t, seq, Timer::Slot { job, generation })));
+                continue;
+            }
+            if let Err(e) = self.slot_due(&mut step, &job, t) {
+                result = Err(e);
+                break;
+            }
+        }
+        for timer in later {
+            self.timers.push(timer);
+        }
+        result?;
         self.commit(step)
     }
 
