@@ -105,6 +105,14 @@ impl Inner {
                 Effect::Stop { .. } => true,
             });
         }
+        // Prepared effects are starts of distinct groups: spread over the runtime's threads.
+        let parts = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = effects.len().div_ceil(parts).max(EFFECT_CONCURRENCY);
+        while effects.len() > chunk {
+            let rest = effects.split_off(chunk);
+            self.run_effects(effects);
+            effects = rest;
+        }
         self.run_effects(effects);
     }
 
