@@ -41,7 +41,7 @@ impl Core {
                             .active
                             .get(&key)
                             .and_then(|a| self.jobs.get(&a.job))
-                            .and_then(|j| j.object.spec.active_deadline)
+                            .and_then(|j| j.spec.active_deadline)
                             .unwrap_or_default();
                         self.finish(
                             &mut step,
@@ -86,7 +86,7 @@ impl Core {
             if j.generation != generation {
                 continue;
             }
-            if !j.active.is_empty() && j.object.spec.concurrency != ConcurrencyPolicy::Allow {
+            if !j.active.is_empty() && j.spec.concurrency != ConcurrencyPolicy::Allow {
                 later.push(Reverse((t, seq, Timer::Slot { job, generation })));
                 continue;
             }
@@ -110,7 +110,7 @@ impl Core {
             return Ok(());
         };
         let after = job.state.last_slot.unwrap_or(now);
-        let due = plan::due(schedule, after, job.object.spec.starting_deadline, now);
+        let due = plan::due(schedule, after, job.spec.starting_deadline, now);
         let reason = if due.run.is_some() {
             "tars was not running at this slot; only the latest passed slot was caught up"
         } else {
@@ -186,7 +186,7 @@ impl Core {
         let Some(job) = self.jobs.get(name) else {
             return Ok(());
         };
-        match plan::admit(job.object.spec.concurrency, job.active.len()) {
+        match plan::admit(job.spec.concurrency, job.active.len()) {
             Admit::Start => {}
             Admit::Skip => {
                 let base = naming::base_name(name, origin, slot);
@@ -206,7 +206,7 @@ impl Core {
             }
             Admit::Replace => {
                 let keys = job.active.clone();
-                let grace = job.object.spec.template.spec.termination_grace_period;
+                let grace = job.spec.grace;
                 for key in keys {
                     self.end_active(step, &key, grace, |run| {
                         run.outcome = RunOutcome::Replaced;
@@ -257,6 +257,7 @@ impl Core {
         slot: Timestamp,
         now: Timestamp,
     ) -> Result<String> {
+        let object = self.stored_object(name)?;
         let Some(job) = self.jobs.get_mut(name) else {
             return Err(not_found(name));
         };
@@ -291,8 +292,8 @@ impl Core {
             job.state.last_schedule = Some(slot);
         }
         job.active.push(key.clone());
-        let group = run_group(&job.object, &base);
-        let deadline = job.object.spec.active_deadline;
+        let group = run_group(&object, &base);
+        let deadline = job.spec.active_deadline;
         step.batch = std::mem::take(&mut step.batch).put_json(RUNS, &key, &stored)?;
         // A scheduled or parent-started run's state is stored by its caller, once per step.
         if origin == Origin::Manual {
@@ -315,6 +316,10 @@ impl Core {
     }
 
     fn retry_due(&mut self, step: &mut Step, key: &str, now: Timestamp) -> Result<()> {
+        let Some(name) = self.active.get(key).map(|a| a.job.clone()) else {
+            return Ok(());
+        };
+        let object = self.stored_object(&name)?;
         let Some(active) = self.active.get_mut(key) else {
             return Ok(());
         };
@@ -335,9 +340,8 @@ impl Core {
         let group = run.group.clone();
         step.batch = std::mem::take(&mut step.batch).put_json(RUNS, key, &active.stored)?;
         step.effects
-            .push(Effect::Start(Box::new(run_group(&job.object, &group))));
-        let deadline = job.object.spec.active_deadline;
-        let name = active.job.clone();
+            .push(Effect::Start(Box::new(run_group(&object, &group))));
+        let deadline = job.spec.active_deadline;
         self.by_group.insert(group, key.to_owned());
         if let Some(d) = deadline {
             self.push(

@@ -450,7 +450,7 @@ fn a_slot_prepared_ahead_is_recorded_before_its_instant_and_started_once() {
         "2026-01-01T00:00:00.5Z",
     );
     let slot = ts("2026-01-01T00:00:01Z");
-    // Prepared 150 ms ahead: recorded now, under the slot's own name and start time.
+    // Prepared ahead: recorded now, under the slot's own name and start time.
     let effects = core.prepare(slot).expect("prepare");
     assert_eq!(started(&effects), ["tick-1767225601"]);
     assert!(core.is_active_group("tick-1767225601"));
