@@ -1,5 +1,7 @@
 //! The cron engine's precision and scale, measured with a no-op driver (a started run
-//! succeeds at once) and an in-memory store: schedules spread evenly over the minute
+//! succeeds at once) and the store the embedded backend uses (`RedbStore`, in a temporary
+//! directory: its data lives on disk, and memory growth is the engine's and redb's own; pass
+//! `--memory-store` for the in-memory store, whose copy of every job is counted): schedules spread evenly over the minute
 //! (`<i mod 60> * * * * *`), at 1k, 10k and 100k jobs. Prints, per size: time to schedule the
 //! jobs, memory per job, firings observed, firing lateness (p50, p99, max; from the slot to the
 //! driver's start call), CPU while firing, and CPU with nothing due (no polling).
@@ -7,6 +9,7 @@
 //! ```text
 //! cargo run --release --example cron_bench                 # 1k, 10k, 100k; about 2 minutes
 //! cargo run --release --example cron_bench -- 1000 15      # one size, 15 s window
+//! cargo run --release --example cron_bench -- 1000 15 --memory-store
 //! ```
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,7 +25,7 @@ use tars_api::{
 };
 use tars_engine::cron::CronEngine;
 use tars_engine::driver::GroupDriver;
-use tars_engine::store::MemoryStore;
+use tars_engine::store::{MemoryStore, RedbStore, Store};
 use tokio::sync::mpsc;
 
 /// Runs succeed the moment they start; lateness is taken at the start call.
@@ -178,15 +181,22 @@ struct Row {
     cpu_idle: f64,
 }
 
-async fn measure(jobs: usize, window: Duration) -> Row {
+/// A fresh store: redb in a temporary directory (removed when the guard drops), or in memory.
+fn store(memory: bool) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
+    if memory {
+        return (Arc::new(MemoryStore::new()), None);
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = RedbStore::open(dir.path()).expect("redb store");
+    (Arc::new(store), Some(dir))
+}
+
+async fn measure(jobs: usize, window: Duration, memory: bool) -> Row {
     let base = rss();
     let driver = NoopDriver::new();
-    let engine = CronEngine::start(
-        driver.clone(),
-        Arc::new(MemoryStore::new()),
-        Box::new(|_| true),
-    )
-    .expect("engine");
+    let (firing_store, _dir) = store(memory);
+    let engine =
+        CronEngine::start(driver.clone(), firing_store, Box::new(|_| true)).expect("engine");
     let t = Instant::now();
     for i in 0..jobs {
         engine
@@ -207,12 +217,9 @@ async fn measure(jobs: usize, window: Duration) -> Row {
     drop(engine);
 
     // The same number of jobs with nothing due for a year: the engine must sleep.
-    let idle = CronEngine::start(
-        NoopDriver::new(),
-        Arc::new(MemoryStore::new()),
-        Box::new(|_| true),
-    )
-    .expect("engine");
+    let (idle_store, _idle_dir) = store(memory);
+    let idle =
+        CronEngine::start(NoopDriver::new(), idle_store, Box::new(|_| true)).expect("engine");
     for i in 0..jobs {
         idle.put(job(i, "0 0 0 1 1 *")).expect("put");
     }
@@ -236,21 +243,28 @@ async fn measure(jobs: usize, window: Duration) -> Row {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let memory = args.iter().any(|a| a == "--memory-store");
+    args.retain(|a| a != "--memory-store");
     let sizes: Vec<usize> = match args.first().and_then(|a| a.parse().ok()) {
         Some(n) => vec![n],
         None => vec![1_000, 10_000, 100_000],
     };
     let window = Duration::from_secs(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20));
+    let which = if memory {
+        "in-memory store"
+    } else {
+        "redb store in a temporary directory"
+    };
     println!(
-        "cron engine benchmark: no-op driver, in-memory store, `<i mod 60> * * * * *`, {window:?} window per size"
+        "cron engine benchmark: no-op driver, {which}, `<i mod 60> * * * * *`, {window:?} window per size"
     );
     println!(
         "| jobs | schedule all | memory/job | firings | lateness p50 | p99 | max | CPU firing | CPU nothing due |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
-        let r = measure(n, window).await;
+        let r = measure(n, window, memory).await;
         println!(
             "| {} | {:.2} s | {:.0} B | {} ({:.0}/s) | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} % | {:.2} % |",
             r.jobs,

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tars_api::{
-    ContainerGroup, CronJob, CronJobStatus, CronRun, Error, Result, RunOutcome, Schedule,
+    ConcurrencyPolicy, ContainerGroup, CronJob, CronJobStatus, CronRun, Error, Result, RunOutcome,
+    Schedule,
 };
 
 use super::naming::{self, Origin};
@@ -41,9 +42,48 @@ pub(super) enum Timer {
     Deadline { key: String, attempt: u32 },
 }
 
+/// What scheduling needs of a job's spec. The object itself (metadata, template) stays in the
+/// store and is read when a run starts or the job is asked for: at 100,000 jobs, a copy of
+/// every object would take more memory than all the rest.
+pub(super) struct Settings {
+    pub(super) concurrency: ConcurrencyPolicy,
+    pub(super) suspend: bool,
+    pub(super) starting_deadline: Option<Duration>,
+    pub(super) active_deadline: Option<Duration>,
+    pub(super) retries: u32,
+    pub(super) retry_backoff: Duration,
+    pub(super) successful_history_limit: u32,
+    pub(super) failed_history_limit: u32,
+    /// The template's termination grace period, for stopping a run.
+    pub(super) grace: Duration,
+    pub(super) parents: Box<[String]>,
+    pub(super) created_at: Option<Timestamp>,
+}
+
+impl Settings {
+    fn of(object: &CronJob) -> Settings {
+        let spec = &object.spec;
+        Settings {
+            concurrency: spec.concurrency,
+            suspend: spec.suspend,
+            starting_deadline: spec.starting_deadline,
+            active_deadline: spec.active_deadline,
+            retries: spec.retries,
+            retry_backoff: spec.retry_backoff,
+            successful_history_limit: spec.successful_history_limit,
+            failed_history_limit: spec.failed_history_limit,
+            grace: spec.template.spec.termination_grace_period,
+            parents: spec.parents.clone().into_boxed_slice(),
+            created_at: object.metadata.created_at,
+        }
+    }
+}
+
 pub(super) struct Job {
-    /// Metadata and spec; the status is computed on demand.
-    pub(super) object: CronJob,
+    /// The parts of the spec scheduling needs; the status is computed on demand.
+    pub(super) spec: Settings,
+    /// The resource version given at the last change (`None`: as stored).
+    pub(super) version: Option<u64>,
     pub(super) schedule: Option<Arc<Schedule>>,
     pub(super) state: JobState,
     /// Bumped on every reschedule; a slot timer of an older generation is stale.
@@ -136,7 +176,7 @@ impl Core {
                 last_slot: Some(now),
                 ..JobState::default()
             });
-            core.insert_job(object, schedule, state);
+            core.insert_job(&object, schedule, state);
         }
         for (key, bytes) in core.store.scan(RUNS, "")? {
             let stored: StoredRun = decode(RUNS, &key, &bytes)?;
@@ -148,7 +188,7 @@ impl Core {
                 continue;
             };
             j.active.push(key.clone());
-            let deadline = j.object.spec.active_deadline;
+            let deadline = j.spec.active_deadline;
             match stored.retry_at {
                 Some(at) => core.push(at, Timer::Retry { key: key.clone() }),
                 None => {
@@ -174,7 +214,7 @@ impl Core {
         Ok(core)
     }
 
-    fn insert_job(&mut self, object: CronJob, schedule: Option<Arc<Schedule>>, state: JobState) {
+    fn insert_job(&mut self, object: &CronJob, schedule: Option<Arc<Schedule>>, state: JobState) {
         let name = object.name().to_owned();
         for p in &object.spec.parents {
             self.children
@@ -187,14 +227,15 @@ impl Core {
             .jobs
             .remove(&name)
             .map(|j| {
-                self.unlink_parents(&j.object);
+                self.unlink_parents(&name, &j.spec.parents);
                 (j.active, j.generation)
             })
             .unwrap_or_default();
         self.jobs.insert(
             name,
             Box::new(Job {
-                object,
+                spec: Settings::of(object),
+                version: None,
                 schedule,
                 state,
                 generation,
@@ -204,10 +245,10 @@ impl Core {
         );
     }
 
-    fn unlink_parents(&mut self, object: &CronJob) {
-        for p in &object.spec.parents {
+    fn unlink_parents(&mut self, name: &str, parents: &[String]) {
+        for p in parents {
             if let Some(set) = self.children.get_mut(p) {
-                set.remove(object.name());
+                set.remove(name);
                 if set.is_empty() {
                     self.children.remove(p);
                 }
@@ -227,7 +268,7 @@ impl Core {
         };
         job.generation += 1;
         job.next = None;
-        if job.object.spec.suspend {
+        if job.spec.suspend {
             return;
         }
         let Some(schedule) = &job.schedule else {
@@ -247,7 +288,7 @@ impl Core {
     pub(super) fn mark_changed(&mut self, name: &str) {
         if let Some(job) = self.jobs.get_mut(name) {
             self.version += 1;
-            job.object.metadata.resource_version = Some(self.version.to_string());
+            job.version = Some(self.version);
             self.changed.insert(name.to_owned());
         }
     }
@@ -260,6 +301,11 @@ impl Core {
     /// When the earliest timer is due.
     pub fn next_due(&self) -> Option<Timestamp> {
         self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// True when `group` is the current attempt of an active run (so it may be started).
+    pub fn is_active_group(&self, group: &str) -> bool {
+        self.by_group.contains_key(group)
     }
 
     /// How many jobs are stored.
@@ -275,9 +321,24 @@ impl Core {
     /// The job with its status, if stored.
     pub fn object(&self, name: &str) -> Option<CronJob> {
         let job = self.jobs.get(name)?;
-        let mut object = job.object.clone();
+        let mut object = match self.stored_object(name) {
+            Ok(object) => object,
+            Err(e) => {
+                tracing::warn!(job = name, error = %e, "could not read cron job");
+                return None;
+            }
+        };
+        if let Some(v) = job.version {
+            object.metadata.resource_version = Some(v.to_string());
+        }
         object.status = Some(self.status(job));
         Some(object)
+    }
+
+    /// The job's metadata and spec, as stored.
+    pub(super) fn stored_object(&self, name: &str) -> Result<CronJob> {
+        let bytes = self.store.get(JOBS, name)?.ok_or_else(|| not_found(name))?;
+        decode(JOBS, name, &bytes)
     }
 
     /// Every job's name, sorted.
@@ -291,7 +352,7 @@ impl Core {
     pub fn parent_graph(&self) -> BTreeMap<String, Vec<String>> {
         self.jobs
             .iter()
-            .map(|(n, j)| (n.clone(), j.object.spec.parents.clone()))
+            .map(|(n, j)| (n.clone(), j.spec.parents.to_vec()))
             .collect()
     }
 
@@ -339,9 +400,14 @@ impl Core {
             },
             Some(old) => {
                 let mut state = old.state.clone();
-                let timing_changed = old.object.spec.schedule != object.spec.schedule
-                    || old.object.spec.time_zone != object.spec.time_zone
-                    || (old.object.spec.suspend && !object.spec.suspend);
+                // Schedules are shared by expression and time zone: the same one is the same
+                // `Arc` while the old job holds it.
+                let same_schedule = match (&old.schedule, &schedule) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                };
+                let timing_changed = !same_schedule || (old.spec.suspend && !object.spec.suspend);
                 if timing_changed {
                     state.last_slot = Some(state.last_slot.map_or(now, |l| l.max(now)));
                 }
@@ -354,7 +420,7 @@ impl Core {
             .put_json(JOBS, &name, &stored)?
             .put_json(STATE, &name, &state)?;
         self.store.write(batch)?;
-        self.insert_job(stored, schedule, state);
+        self.insert_job(&stored, schedule, state);
         self.reschedule(&name, now);
         self.mark_changed(&name);
         Ok(())
@@ -370,8 +436,8 @@ impl Core {
         self.store.write(batch)?;
         let mut effects = Vec::new();
         if let Some(job) = self.jobs.remove(name) {
-            self.unlink_parents(&job.object);
-            let grace = job.object.spec.template.spec.termination_grace_period;
+            self.unlink_parents(name, &job.spec.parents);
+            let grace = job.spec.grace;
             for key in job.active {
                 if let Some(a) = self.active.remove(&key)
                     && self.by_group.remove(&a.stored.run.group).is_some()
@@ -447,7 +513,7 @@ impl Core {
                 _ => bad.push(key),
             }
         }
-        let spec = &job.object.spec;
+        let spec = &job.spec;
         for (keys, limit) in [
             (ok, spec.successful_history_limit),
             (bad, spec.failed_history_limit),

@@ -36,8 +36,8 @@ impl Core {
         let Some(job) = self.jobs.get_mut(&name) else {
             return Ok(());
         };
-        let spec = &job.object.spec;
-        let grace = spec.template.spec.termination_grace_period;
+        let spec = &job.spec;
+        let grace = spec.grace;
         if self.by_group.remove(&active.stored.run.group).is_some() {
             step.effects.push(Effect::Stop {
                 group: active.stored.run.group.clone(),
@@ -102,18 +102,17 @@ impl Core {
             let Some(job) = self.jobs.get(&child) else {
                 continue;
             };
-            if job.object.spec.suspend {
+            if job.spec.suspend {
                 continue;
             }
             let since = job
                 .state
                 .last_started
                 .into_iter()
-                .chain(job.object.metadata.created_at)
+                .chain(job.spec.created_at)
                 .max()
                 .unwrap_or(Timestamp::UNIX_EPOCH);
             let successes: Vec<Option<Timestamp>> = job
-                .object
                 .spec
                 .parents
                 .iter()
@@ -260,8 +259,9 @@ impl Core {
             let Some(active) = self.active.get(&key) else {
                 continue;
             };
-            if let Some(job) = self.jobs.get(&active.job) {
-                effects.push(Effect::Start(Box::new(run_group(&job.object, &group))));
+            if self.jobs.contains_key(&active.job) {
+                let object = self.stored_object(&active.job)?;
+                effects.push(Effect::Start(Box::new(run_group(&object, &group))));
             }
         }
         for g in existing {

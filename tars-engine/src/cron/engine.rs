@@ -2,6 +2,7 @@
 //! task watching every run group through the driver, and the effects of each step (starting
 //! and stopping groups) run as short tasks.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -36,6 +37,15 @@ pub(crate) struct Inner {
     wake: Notify,
     pub(crate) events: broadcast::Sender<Event>,
     effects: Mutex<JoinSet<()>>,
+    /// Set once the run groups were reconciled after the start (see `schedule`).
+    reconciled: AtomicBool,
+    /// Set (under the lock) by a shutdown: a watch step still under way on a blocking thread
+    /// then leaves the store alone, so that an engine opened next is the only writer.
+    closed: AtomicBool,
+    /// How many tasks are starting prepared runs; the watch waits for none (see `release`).
+    starting: AtomicUsize,
+    /// Notified when `starting` drops to zero.
+    started: Notify,
 }
 
 impl Inner {
@@ -90,6 +100,68 @@ impl Inner {
                 .for_each_concurrent(EFFECT_CONCURRENCY, |effect| inner.run_effect(effect))
                 .await;
         });
+    }
+
+    /// Hands out the effects of runs prepared ahead, at their instant: a run that ended
+    /// meanwhile (its job deleted, say) is not started.
+    fn release(self: &Arc<Self>, mut effects: Vec<Effect>) {
+        {
+            let core = self.lock();
+            effects.retain(|e| match e {
+                Effect::Start(group) => core.is_active_group(group.name()),
+                Effect::Stop { .. } => true,
+            });
+        }
+        if effects.is_empty() {
+            return;
+        }
+        // Prepared effects are starts of distinct groups: spread over the runtime's threads.
+        // The watch of the run groups waits until they are all handed to the driver: their
+        // ends can be recorded a few milliseconds later, their starts are due now.
+        let parts = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = effects.len().div_ceil(parts).max(EFFECT_CONCURRENCY);
+        let mut chunks = Vec::new();
+        while effects.len() > chunk {
+            let rest = effects.split_off(chunk);
+            chunks.push(effects);
+            effects = rest;
+        }
+        chunks.push(effects);
+        self.starting.fetch_add(chunks.len(), Ordering::AcqRel);
+        let mut tasks = self.effects.lock().unwrap_or_else(PoisonError::into_inner);
+        while tasks.try_join_next().is_some() {}
+        for effects in chunks {
+            let inner = self.clone();
+            tasks.spawn(async move {
+                /// Counts the chunk done even when its task is aborted.
+                struct Done(Arc<Inner>);
+                impl Drop for Done {
+                    fn drop(&mut self) {
+                        if self.0.starting.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            self.0.started.notify_waiters();
+                        }
+                    }
+                }
+                let done = Done(inner.clone());
+                futures::stream::iter(effects)
+                    .for_each_concurrent(EFFECT_CONCURRENCY, |effect| inner.run_effect(effect))
+                    .await;
+                drop(done);
+            });
+        }
+    }
+
+    /// Waits until no prepared run is being started.
+    async fn starts_done(&self) {
+        loop {
+            let notified = self.started.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.starting.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     async fn run_effect(self: &Arc<Self>, effect: Effect) {
@@ -157,6 +229,10 @@ impl CronEngine {
             wake: Notify::new(),
             events,
             effects: Mutex::new(JoinSet::new()),
+            reconciled: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            starting: AtomicUsize::new(0),
+            started: Notify::new(),
         });
         let tasks = vec![
             tokio::spawn(watch_groups(inner.clone())),
@@ -265,6 +341,11 @@ impl CronEngine {
     /// Stops the engine's tasks without touching any group (runs keep going; an engine
     /// opened later on the same store follows them again). Idempotent.
     pub async fn shutdown(&self) {
+        {
+            // Waits for a step under way.
+            let _core = self.inner.lock();
+            self.inner.closed.store(true, Ordering::Release);
+        }
         let tasks: Vec<JoinHandle<()>> =
             std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         for t in &tasks {
@@ -287,6 +368,7 @@ impl CronEngine {
 
 impl Drop for CronEngine {
     fn drop(&mut self) {
+        self.inner.closed.store(true, Ordering::Release);
         for t in self
             .tasks
             .get_mut()
@@ -303,37 +385,77 @@ impl Drop for CronEngine {
     }
 }
 
-/// Sleeps until the earliest timer of all jobs, fires everything due, and again.
+/// How long before a slot its runs are planned and recorded, so that their groups start at
+/// the slot instant: at 100,000 jobs a second's firings take tens of milliseconds to record.
+const LEAD: Duration = Duration::from_millis(250);
+
+/// Sleeps until the earliest timer of all jobs (or [`LEAD`] before it, to prepare the slots
+/// due then: recorded ahead, started at their instant), fires everything due, and again.
 async fn schedule(inner: Arc<Inner>) {
+    // Runs prepared ahead: recorded already, their groups start at this instant.
+    let mut held: Option<(Timestamp, Vec<Effect>)> = None;
     loop {
-        let next = inner.lock().next_due();
-        let Some(at) = next else {
-            inner.wake.notified().await;
-            continue;
-        };
         let now = Timestamp::now();
-        if at > now {
-            let wait = Duration::try_from(at.duration_since(now)).unwrap_or_default();
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = inner.wake.notified() => continue,
+        if let Some((at, _)) = &held
+            && *at <= now
+        {
+            if let Some((_, effects)) = held.take() {
+                inner.release(effects);
             }
             continue;
         }
-        let effects = {
-            let mut core = inner.lock();
-            let r = core.fire(now);
-            inner.emit_changed(&mut core);
-            r
+        let next = inner.lock().next_due();
+        // Prepare only after the restart's reconciliation, which starts recorded runs whose
+        // group is missing: a prepared run's group is missing until its instant.
+        let ahead = held.is_none() && inner.reconciled.load(Ordering::Acquire);
+        match next {
+            Some(at) if at <= now => {
+                let effects = {
+                    let mut core = inner.lock();
+                    let r = core.fire(now);
+                    inner.emit_changed(&mut core);
+                    r
+                };
+                let failed = effects.is_err();
+                inner.after_step(effects);
+                if failed {
+                    // The store refused the write; back off rather than spin.
+                    tokio::time::sleep(REWATCH_DELAY).await;
+                }
+                continue;
+            }
+            Some(at) if ahead && until(now, at) <= LEAD => {
+                let effects = inner.step(|core| core.prepare(at));
+                let effects = effects.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "cron engine step failed; nothing was started");
+                    Vec::new()
+                });
+                held = Some((at, effects));
+                continue;
+            }
+            _ => {}
+        }
+        let wake = match (next, &held) {
+            (Some(at), Some((h, _))) => Some(at.min(*h)),
+            (None, Some((h, _))) => Some(*h),
+            (Some(at), None) if ahead => Some(at.checked_sub(LEAD).unwrap_or(at)),
+            (Some(at), None) => Some(at),
+            (None, None) => None,
         };
-        if effects.is_err() {
-            // The store refused the write; back off rather than spin.
-            inner.after_step(effects);
-            tokio::time::sleep(REWATCH_DELAY).await;
-        } else {
-            inner.after_step(effects);
+        let Some(wake) = wake else {
+            inner.wake.notified().await;
+            continue;
+        };
+        tokio::select! {
+            () = tokio::time::sleep(until(now, wake)) => {}
+            () = inner.wake.notified() => {}
         }
     }
+}
+
+/// From `now` to `at` (zero when `at` passed).
+fn until(now: Timestamp, at: Timestamp) -> Duration {
+    Duration::try_from(at.duration_since(now)).unwrap_or_default()
 }
 
 /// Follows every run group; a terminal phase or a vanished group ends its attempt.
@@ -368,8 +490,24 @@ async fn watch_groups(inner: Arc<Inner>) {
                             None => break,
                         }
                     }
-                    let now = Timestamp::now();
-                    let effects = inner.step(|core| core.watch_events(&batch, now));
+                    inner.starts_done().await;
+                    // On a blocking thread: the step writes to the store (an fsync, for
+                    // redb), and must not hold up the runtime's threads while runs start.
+                    let stepper = inner.clone();
+                    let effects = tokio::task::spawn_blocking(move || {
+                        let now = Timestamp::now();
+                        stepper.step(|core| {
+                            // A step that outlived a shutdown writes nothing.
+                            if stepper.closed.load(Ordering::Acquire) {
+                                return Ok(Vec::new());
+                            }
+                            core.watch_events(&batch, now)
+                        })
+                    })
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(tars_api::Error::backend("cron", format!("watch step: {e}")))
+                    });
                     inner.after_step(effects);
                 }
             }
@@ -388,4 +526,5 @@ async fn reconcile(inner: Arc<Inner>) {
         }
         Err(e) => tracing::warn!(error = %e, "could not list cron run groups at start"),
     }
+    inner.reconciled.store(true, Ordering::Release);
 }

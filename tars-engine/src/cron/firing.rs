@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tars_api::{CronRun, Result, RunOutcome};
+use tars_api::{ConcurrencyPolicy, CronRun, Result, RunOutcome};
 
 use super::core::{Active, Core, Effect, Step, Timer, add, not_found};
 use super::ending::run_group;
@@ -41,7 +41,7 @@ impl Core {
                             .active
                             .get(&key)
                             .and_then(|a| self.jobs.get(&a.job))
-                            .and_then(|j| j.object.spec.active_deadline)
+                            .and_then(|j| j.spec.active_deadline)
                             .unwrap_or_default();
                         self.finish(
                             &mut step,
@@ -58,6 +58,50 @@ impl Core {
         self.commit(step)
     }
 
+    /// Handles ahead of time the slots due at or before `at`, an instant still to come: each
+    /// is planned as at its own instant and recorded in one store transaction now, and the
+    /// effects returned are for the caller to hand out at `at` (the record is durable before
+    /// the start, as always; a restart in between starts the recorded run once, see
+    /// [`Core::reconcile`]). Slots whose concurrency decision could still change before `at`
+    /// (a `Forbid` or `Replace` job with an active run, which may end meanwhile) are left to
+    /// [`Core::fire`] at their instant, as are retries and deadlines.
+    pub fn prepare(&mut self, at: Timestamp) -> Result<Vec<Effect>> {
+        let mut step = Step::default();
+        let mut later = Vec::new();
+        let mut result = Ok(());
+        while let Some(Reverse((t, _, _))) = self.timers.peek() {
+            if *t > at {
+                break;
+            }
+            let Some(Reverse((t, seq, timer))) = self.timers.pop() else {
+                break;
+            };
+            let Timer::Slot { job, generation } = timer else {
+                later.push(Reverse((t, seq, timer)));
+                continue;
+            };
+            let Some(j) = self.jobs.get(&job) else {
+                continue;
+            };
+            if j.generation != generation {
+                continue;
+            }
+            if !j.active.is_empty() && j.spec.concurrency != ConcurrencyPolicy::Allow {
+                later.push(Reverse((t, seq, Timer::Slot { job, generation })));
+                continue;
+            }
+            if let Err(e) = self.slot_due(&mut step, &job, t) {
+                result = Err(e);
+                break;
+            }
+        }
+        for timer in later {
+            self.timers.push(timer);
+        }
+        result?;
+        self.commit(step)
+    }
+
     fn slot_due(&mut self, step: &mut Step, name: &str, now: Timestamp) -> Result<()> {
         let Some(job) = self.jobs.get(name) else {
             return Ok(());
@@ -66,7 +110,7 @@ impl Core {
             return Ok(());
         };
         let after = job.state.last_slot.unwrap_or(now);
-        let due = plan::due(schedule, after, job.object.spec.starting_deadline, now);
+        let due = plan::due(schedule, after, job.spec.starting_deadline, now);
         let reason = if due.run.is_some() {
             "tars was not running at this slot; only the latest passed slot was caught up"
         } else {
@@ -142,7 +186,7 @@ impl Core {
         let Some(job) = self.jobs.get(name) else {
             return Ok(());
         };
-        match plan::admit(job.object.spec.concurrency, job.active.len()) {
+        match plan::admit(job.spec.concurrency, job.active.len()) {
             Admit::Start => {}
             Admit::Skip => {
                 let base = naming::base_name(name, origin, slot);
@@ -162,7 +206,7 @@ impl Core {
             }
             Admit::Replace => {
                 let keys = job.active.clone();
-                let grace = job.object.spec.template.spec.termination_grace_period;
+                let grace = job.spec.grace;
                 for key in keys {
                     self.end_active(step, &key, grace, |run| {
                         run.outcome = RunOutcome::Replaced;
@@ -213,6 +257,7 @@ impl Core {
         slot: Timestamp,
         now: Timestamp,
     ) -> Result<String> {
+        let object = self.stored_object(name)?;
         let Some(job) = self.jobs.get_mut(name) else {
             return Err(not_found(name));
         };
@@ -247,8 +292,8 @@ impl Core {
             job.state.last_schedule = Some(slot);
         }
         job.active.push(key.clone());
-        let group = run_group(&job.object, &base);
-        let deadline = job.object.spec.active_deadline;
+        let group = run_group(&object, &base);
+        let deadline = job.spec.active_deadline;
         step.batch = std::mem::take(&mut step.batch).put_json(RUNS, &key, &stored)?;
         // A scheduled or parent-started run's state is stored by its caller, once per step.
         if origin == Origin::Manual {
@@ -271,6 +316,10 @@ impl Core {
     }
 
     fn retry_due(&mut self, step: &mut Step, key: &str, now: Timestamp) -> Result<()> {
+        let Some(name) = self.active.get(key).map(|a| a.job.clone()) else {
+            return Ok(());
+        };
+        let object = self.stored_object(&name)?;
         let Some(active) = self.active.get_mut(key) else {
             return Ok(());
         };
@@ -291,9 +340,8 @@ impl Core {
         let group = run.group.clone();
         step.batch = std::mem::take(&mut step.batch).put_json(RUNS, key, &active.stored)?;
         step.effects
-            .push(Effect::Start(Box::new(run_group(&job.object, &group))));
-        let deadline = job.object.spec.active_deadline;
-        let name = active.job.clone();
+            .push(Effect::Start(Box::new(run_group(&object, &group))));
+        let deadline = job.spec.active_deadline;
         self.by_group.insert(group, key.to_owned());
         if let Some(d) = deadline {
             self.push(

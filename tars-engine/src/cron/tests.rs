@@ -442,3 +442,56 @@ fn watch_events_end_many_runs_in_one_step() {
     assert_eq!(outcome("a"), RunOutcome::Succeeded);
     assert_eq!(outcome("b"), RunOutcome::Failed);
 }
+
+#[test]
+fn a_slot_prepared_ahead_is_recorded_before_its_instant_and_started_once() {
+    let (store, mut core) = setup(
+        &[job("tick", Some("* * * * * *"))],
+        "2026-01-01T00:00:00.5Z",
+    );
+    let slot = ts("2026-01-01T00:00:01Z");
+    // Prepared ahead: recorded now, under the slot's own name and start time.
+    let effects = core.prepare(slot).expect("prepare");
+    assert_eq!(started(&effects), ["tick-1767225601"]);
+    assert!(core.is_active_group("tick-1767225601"));
+    let runs = core.runs("tick").expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].outcome, runs[0].slot, runs[0].started_at),
+        (RunOutcome::Running, slot, Some(slot))
+    );
+    assert_eq!(core.next_due(), Some(ts("2026-01-01T00:00:02Z")));
+    // Nothing is fired twice at the instant itself.
+    assert!(core.fire(slot).expect("fire").is_empty());
+    // Crash between the record and the instant: the restarted engine starts it once.
+    drop(core);
+    let now = ts("2026-01-01T00:00:01.2Z");
+    let mut core = Core::load(store, now, &|_| true).expect("reload");
+    let effects = core.reconcile(&[], now).expect("reconcile");
+    assert_eq!(started(&effects), ["tick-1767225601"]);
+    assert!(core.fire(now).expect("fire").is_empty());
+    assert_eq!(core.runs("tick").expect("runs").len(), 1);
+}
+
+#[test]
+fn a_forbid_slot_with_an_active_run_is_decided_at_its_instant_not_ahead() {
+    let mut forbid = job("forbid", Some("* * * * * *"));
+    forbid.spec.concurrency = ConcurrencyPolicy::Forbid;
+    let (_, mut core) = setup(&[forbid], "2026-01-01T00:00:00.5Z");
+    let first = core.prepare(ts("2026-01-01T00:00:01Z")).expect("prepare");
+    assert_eq!(started(&first), ["forbid-1767225601"]);
+    // The next slot is due while the run is active: not prepared.
+    let ahead = core.prepare(ts("2026-01-01T00:00:02Z")).expect("prepare");
+    assert!(ahead.is_empty());
+    assert_eq!(core.next_due(), Some(ts("2026-01-01T00:00:02Z")));
+    // The run ends within the lead time; at the instant the slot runs.
+    core.group_event(
+        &ended("forbid-1767225601", 0),
+        ts("2026-01-01T00:00:01.95Z"),
+    )
+    .expect("event");
+    let effects = core.fire(ts("2026-01-01T00:00:02Z")).expect("fire");
+    assert_eq!(started(&effects), ["forbid-1767225602"]);
+    let runs = core.runs("forbid").expect("runs");
+    assert!(runs.iter().all(|r| r.outcome != RunOutcome::Missed));
+}
