@@ -15,13 +15,8 @@ use crate::supervisor::Supervisor;
 /// How many events a slow watcher may fall behind before it re-lists.
 const EVENT_BUFFER: usize = 1024;
 
-/// A watch event with the labels the object had before, so that a watcher whose selector no
-/// longer (or newly) matches sees the object leave (or arrive).
-#[derive(Debug, Clone)]
-pub(crate) struct Event {
-    pub(crate) event: WatchEvent<ContainerGroupSpec>,
-    pub(crate) previous_labels: Option<Labels>,
-}
+/// A watch event with the labels the object had before (see `tars_engine::watcher`).
+pub(crate) type Event = tars_engine::watcher::Change<ContainerGroupSpec>;
 
 /// One group this instance owns.
 pub(crate) struct Entry {

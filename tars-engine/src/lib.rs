@@ -12,4 +12,5 @@ pub mod layer;
 pub mod rollout;
 pub mod store;
 pub mod wait;
+pub mod watcher;
 pub mod webhook;
