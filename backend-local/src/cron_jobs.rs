@@ -165,31 +165,7 @@ impl ObjectApi<CronJobSpec> for LocalCronJobs {
     }
 
     async fn list(&self, params: &ListParams) -> Result<ObjectList<CronJobSpec>> {
-        let after = params.continue_token.as_deref();
-        let mut items: Vec<CronJob> = self
-            .engine
-            .list()
-            .into_iter()
-            .filter(|o| after.is_none_or(|a| o.name() > a))
-            .filter(|o| params.selector.matches(&o.metadata.labels))
-            .take(
-                params
-                    .limit
-                    .map_or(usize::MAX, |l| l as usize)
-                    .saturating_add(1),
-            )
-            .collect();
-        let continue_token = match params.limit {
-            Some(limit) if items.len() > limit as usize => {
-                items.truncate(limit as usize);
-                items.last().map(|o| o.name().to_owned())
-            }
-            _ => None,
-        };
-        Ok(ObjectList {
-            items,
-            continue_token,
-        })
+        Ok(ObjectList::page(&self.engine.list(), params))
     }
 
     async fn delete(&self, name: &str, _options: DeleteOptions) -> Result<()> {

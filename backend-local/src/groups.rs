@@ -253,33 +253,10 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
 
     async fn list(&self, params: &ListParams) -> Result<ObjectList<ContainerGroupSpec>> {
         let objects = self.shared.objects();
-        let after = params.continue_token.as_deref();
-        let mut items: Vec<ContainerGroup> = objects
-            .range::<str, _>((
-                after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-                std::ops::Bound::Unbounded,
-            ))
-            .map(|(_, e)| &e.object)
-            .filter(|o| params.selector.matches(&o.metadata.labels))
-            .take(
-                params
-                    .limit
-                    .map_or(usize::MAX, |l| l as usize)
-                    .saturating_add(1),
-            )
-            .cloned()
-            .collect();
-        let continue_token = match params.limit {
-            Some(limit) if items.len() > limit as usize => {
-                items.truncate(limit as usize);
-                items.last().map(|o| o.name().to_owned())
-            }
-            _ => None,
-        };
-        Ok(ObjectList {
-            items,
-            continue_token,
-        })
+        Ok(ObjectList::page(
+            objects.values().map(|e| &e.object),
+            params,
+        ))
     }
 
     async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {

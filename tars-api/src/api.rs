@@ -98,6 +98,33 @@ pub struct ObjectList<S: Spec> {
     pub continue_token: Option<String>,
 }
 
+impl<S: Spec> ObjectList<S> {
+    /// The page `params` asks for out of `sorted` (every object, sorted by name): the objects
+    /// after `params.continue_token` that match the selector, at most `params.limit`, with the
+    /// token of the next page when more match.
+    pub fn page<'a>(sorted: impl IntoIterator<Item = &'a Object<S>>, params: &ListParams) -> Self {
+        let after = params.continue_token.as_deref();
+        let limit = params.limit.map_or(usize::MAX, |l| l as usize);
+        let mut items: Vec<Object<S>> = sorted
+            .into_iter()
+            .skip_while(|o| after.is_some_and(|a| o.name() <= a))
+            .filter(|o| params.selector.matches(&o.metadata.labels))
+            .take(limit.saturating_add(1))
+            .cloned()
+            .collect();
+        let continue_token = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|o| o.name().to_owned())
+        } else {
+            None
+        };
+        ObjectList {
+            items,
+            continue_token,
+        }
+    }
+}
+
 /// Options of [`ObjectApi::delete`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeleteOptions {
@@ -237,5 +264,44 @@ impl KindApi for DeploymentSpec {
 impl KindApi for CronJobSpec {
     fn api(backend: &dyn Backend) -> &dyn ObjectApi<Self> {
         backend.cron_jobs()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::{Container, ContainerGroup};
+
+    #[test]
+    fn pages_follow_the_continue_token_and_the_selector() {
+        let objects: Vec<ContainerGroup> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| {
+                let g = ContainerGroup::new(
+                    *n,
+                    ContainerGroupSpec::new(vec![Container::new("m", "i", &["x"])]),
+                );
+                if *n == "c" {
+                    g
+                } else {
+                    g.with_label("keep", "yes")
+                }
+            })
+            .collect();
+        let mut params =
+            ListParams::matching(LabelSelector::everything().eq("keep", "yes")).limit(2);
+        let first = ObjectList::page(&objects, &params);
+        let names = |l: &ObjectList<ContainerGroupSpec>| {
+            l.items
+                .iter()
+                .map(|o| o.name().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&first), ["a", "b"]);
+        assert_eq!(first.continue_token.as_deref(), Some("b"));
+        params.continue_token = first.continue_token;
+        let second = ObjectList::page(&objects, &params);
+        assert_eq!(names(&second), ["d"]);
+        assert_eq!(second.continue_token, None);
     }
 }

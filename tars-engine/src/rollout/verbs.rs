@@ -172,28 +172,10 @@ impl RolloutEngine {
     /// Deployments matching the selector, sorted by name, one page at a time.
     pub fn list(&self, params: &ListParams) -> Result<ObjectList<DeploymentSpec>> {
         let slots = self.inner.slots();
-        let after = params.continue_token.as_deref();
-        let limit = params.limit.map_or(usize::MAX, |l| l as usize);
-        let mut items: Vec<Deployment> = slots
-            .range::<str, _>((
-                after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-                std::ops::Bound::Unbounded,
-            ))
-            .map(|(_, s)| &s.record.object)
-            .filter(|o| params.selector.matches(&o.metadata.labels))
-            .take(limit.saturating_add(1))
-            .cloned()
-            .collect();
-        let continue_token = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|o| o.name().to_owned())
-        } else {
-            None
-        };
-        Ok(ObjectList {
-            items,
-            continue_token,
-        })
+        Ok(ObjectList::page(
+            slots.values().map(|s| &s.record.object),
+            params,
+        ))
     }
 
     /// A snapshot of the matching deployments, an end-of-snapshot marker, then their changes.
