@@ -15,7 +15,6 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use tars::api::{ApplyOptions, DeleteOptions};
-use tars::group::GroupTemplate;
 use tars::{
     ConcurrencyPolicy, Container, ContainerGroupSpec, CronJob, CronJobSpec, CronRun, RestartPolicy,
     RunOutcome,
@@ -27,27 +26,16 @@ fn job(name: &str, schedule: Option<&str>, script: &str) -> CronJob {
     let mut spec = ContainerGroupSpec::new(vec![c]);
     spec.restart_policy = RestartPolicy::Never;
     spec.termination_grace_period = Duration::from_secs(1);
-    CronJob::new(
-        name,
-        CronJobSpec {
-            schedule: schedule.map(str::to_owned),
-            time_zone: Some("Europe/London".into()),
-            concurrency: ConcurrencyPolicy::Allow,
-            starting_deadline: Some(Duration::from_secs(5)),
-            retries: 0,
-            retry_backoff: Duration::from_millis(500),
-            active_deadline: None,
-            parents: Vec::new(),
-            suspend: false,
-            successful_history_limit: 50,
-            failed_history_limit: 50,
-            template: GroupTemplate {
-                labels: [("app".to_owned(), "cron-example".to_owned())].into(),
-                annotations: Default::default(),
-                spec,
-            },
-        },
-    )
+    CronJob::new(name, {
+        let mut job = CronJobSpec::new(schedule, spec);
+        job.time_zone = Some("Europe/London".into());
+        job.starting_deadline = Some(Duration::from_secs(5));
+        job.retry_backoff = Duration::from_millis(500);
+        job.successful_history_limit = 50;
+        job.failed_history_limit = 50;
+        job.template.labels = [("app".to_owned(), "cron-example".to_owned())].into();
+        job
+    })
     .with_label("app", "cron-example")
 }
 

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use tars_api::group::GroupTemplate;
 use tars_api::{
     ConcurrencyPolicy, Container, ContainerGroup, ContainerGroupSpec, ContainerGroupStatus,
     CronJob, CronJobSpec, GroupPhase, LabelSelector, RestartPolicy, Result, WatchEvent,
@@ -114,22 +113,9 @@ fn job(i: usize, schedule: &str) -> CronJob {
     CronJob::new(
         format!("job-{i}"),
         CronJobSpec {
-            schedule: Some(schedule.to_owned()),
-            time_zone: None,
             concurrency: ConcurrencyPolicy::Forbid,
-            starting_deadline: None,
-            retries: 0,
-            retry_backoff: Duration::from_secs(10),
-            active_deadline: None,
-            parents: Vec::new(),
-            suspend: false,
             successful_history_limit: 1,
-            failed_history_limit: 1,
-            template: GroupTemplate {
-                labels: Default::default(),
-                annotations: Default::default(),
-                spec,
-            },
+            ..CronJobSpec::new(Some(schedule), spec)
         },
     )
 }

@@ -201,8 +201,7 @@ impl CronJobs for LocalCronJobs {
 mod tests {
     use std::time::Duration;
 
-    use tars_api::group::GroupTemplate;
-    use tars_api::{Backend, ConcurrencyPolicy, Container, ContainerGroupSpec, Feature};
+    use tars_api::{Backend, Container, ContainerGroupSpec, Feature};
 
     use super::*;
     use crate::{LocalBackend, LocalConfig};
@@ -213,22 +212,8 @@ mod tests {
         CronJob::new(
             name,
             CronJobSpec {
-                schedule: Some("0 0 0 1 1 *".into()),
-                time_zone: None,
-                concurrency: ConcurrencyPolicy::Allow,
-                starting_deadline: None,
-                retries: 0,
                 retry_backoff: Duration::from_secs(1),
-                active_deadline: None,
-                parents: Vec::new(),
-                suspend: false,
-                successful_history_limit: 3,
-                failed_history_limit: 1,
-                template: GroupTemplate {
-                    labels: Default::default(),
-                    annotations: Default::default(),
-                    spec,
-                },
+                ..CronJobSpec::new(Some("0 0 0 1 1 *"), spec)
             },
         )
     }

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use tars_api::group::GroupTemplate;
 use tars_api::{
-    ApplyOptions, Backend, ConcurrencyPolicy, Container, ContainerGroupSpec, CronJob, CronJobSpec,
-    RestartPolicy, RunOutcome,
+    ApplyOptions, Backend, Container, ContainerGroupSpec, CronJob, CronJobSpec, RestartPolicy,
+    RunOutcome,
 };
 use tars_backend_local::{LocalBackend, LocalConfig};
 use tars_conformance::cases::cron::check_every_slot_once;
@@ -18,22 +17,11 @@ fn job(suspend: bool) -> CronJob {
     CronJob::new(
         "exact",
         CronJobSpec {
-            schedule: Some("* * * * * *".into()),
-            time_zone: None,
-            concurrency: ConcurrencyPolicy::Allow,
-            starting_deadline: None,
-            retries: 0,
             retry_backoff: Duration::from_secs(1),
-            active_deadline: None,
-            parents: Vec::new(),
             suspend,
             successful_history_limit: 1000,
             failed_history_limit: 1000,
-            template: GroupTemplate {
-                labels: Default::default(),
-                annotations: Default::default(),
-                spec,
-            },
+            ..CronJobSpec::new(Some("* * * * * *"), spec)
         },
     )
 }

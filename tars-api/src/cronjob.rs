@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::group::{Condition, GroupTemplate};
+use crate::group::{Condition, ContainerGroupSpec, GroupTemplate};
 use crate::meta::Kind;
 use crate::object::{Object, Spec};
 
@@ -70,6 +70,32 @@ pub struct CronJobSpec {
     pub failed_history_limit: u32,
     /// The group each run starts.
     pub template: GroupTemplate,
+}
+
+impl CronJobSpec {
+    /// A job running `spec` on `schedule` (or only after its parents, when `None`), with the
+    /// defaults a manifest gets: UTC, Allow, no deadlines, no retries (backoff 10 s), not
+    /// suspended, keeping 3 successful and 1 failed run; no template labels.
+    pub fn new(schedule: Option<&str>, spec: ContainerGroupSpec) -> Self {
+        CronJobSpec {
+            schedule: schedule.map(str::to_owned),
+            time_zone: None,
+            concurrency: ConcurrencyPolicy::default(),
+            starting_deadline: None,
+            retries: 0,
+            retry_backoff: ten_seconds(),
+            active_deadline: None,
+            parents: Vec::new(),
+            suspend: false,
+            successful_history_limit: three(),
+            failed_history_limit: one(),
+            template: GroupTemplate {
+                labels: Default::default(),
+                annotations: Default::default(),
+                spec,
+            },
+        }
+    }
 }
 
 impl Spec for CronJobSpec {

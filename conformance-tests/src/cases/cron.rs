@@ -7,7 +7,6 @@ use futures::StreamExt;
 use tars_api::LabelSelector;
 use tars_api::api::{Change, WatchEvent};
 
-use tars_api::group::GroupTemplate;
 use tars_api::{
     ApplyOptions, Backend, ConcurrencyPolicy, Container, ContainerGroupSpec, CronJob, CronJobSpec,
     CronJobStatus, CronRun, DeleteOptions, Error, RestartPolicy, RunOutcome,
@@ -45,27 +44,14 @@ fn job(name: &str, schedule: Option<&str>, script: &str) -> CronJob {
     let mut spec = ContainerGroupSpec::new(vec![c]);
     spec.restart_policy = RestartPolicy::Never;
     spec.termination_grace_period = Duration::from_secs(2);
-    CronJob::new(
-        name,
-        CronJobSpec {
-            schedule: schedule.map(str::to_owned),
-            time_zone: None,
-            concurrency: ConcurrencyPolicy::Allow,
-            starting_deadline: None,
-            retries: 0,
-            retry_backoff: Duration::from_secs(1),
-            active_deadline: None,
-            parents: Vec::new(),
-            suspend: false,
-            successful_history_limit: 100,
-            failed_history_limit: 100,
-            template: GroupTemplate {
-                labels: [(SUITE_LABEL.to_owned(), "true".to_owned())].into(),
-                annotations: Default::default(),
-                spec,
-            },
-        },
-    )
+    CronJob::new(name, {
+        let mut job = CronJobSpec::new(schedule, spec);
+        job.retry_backoff = Duration::from_secs(1);
+        job.successful_history_limit = 100;
+        job.failed_history_limit = 100;
+        job.template.labels = [(SUITE_LABEL.to_owned(), "true".to_owned())].into();
+        job
+    })
     .with_label(SUITE_LABEL, "true")
 }
 

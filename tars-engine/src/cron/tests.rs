@@ -20,24 +20,7 @@ fn ts(s: &str) -> Timestamp {
 fn job(name: &str, schedule: Option<&str>) -> CronJob {
     let mut spec = ContainerGroupSpec::new(vec![Container::new("main", "img", &["true"])]);
     spec.restart_policy = RestartPolicy::Never;
-    let spec = CronJobSpec {
-        schedule: schedule.map(str::to_owned),
-        time_zone: None,
-        concurrency: ConcurrencyPolicy::Allow,
-        starting_deadline: None,
-        retries: 0,
-        retry_backoff: Duration::from_secs(10),
-        active_deadline: None,
-        parents: Vec::new(),
-        suspend: false,
-        successful_history_limit: 3,
-        failed_history_limit: 1,
-        template: tars_api::group::GroupTemplate {
-            labels: Default::default(),
-            annotations: Default::default(),
-            spec,
-        },
-    };
+    let spec = CronJobSpec::new(schedule, spec);
     let mut j = CronJob::new(name, spec);
     j.metadata.created_at = Some(ts("2026-01-01T00:00:00Z"));
     j
