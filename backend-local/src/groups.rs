@@ -1,6 +1,7 @@
 //! The container group API of the embedded backend.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tars_api::api::{
@@ -217,25 +218,16 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
             }
         };
         if let Some(old) = old_supervisor {
-            if let Some(old) = old {
-                let left = old.stop(result.spec.termination_grace_period).await;
-                if !left.is_empty() {
-                    tracing::warn!(backend = BACKEND, group = %name, ?left, "processes survived SIGKILL");
-                }
-            }
-            // Start the new incarnation unless a later apply or a delete took over meanwhile.
-            let mut objects = self.shared.objects();
-            if let Some(entry) = objects.get_mut(&name)
-                && entry.object.metadata.uid == result.metadata.uid
-                && entry.object.metadata.generation == result.metadata.generation
-                && entry.supervisor.is_none()
-            {
-                entry.supervisor = Some(Supervisor::start(
+            // In a task of its own, so that a caller giving up cannot leave the group with
+            // its old incarnation stopped and no new one started.
+            self.shared
+                .spawn(replace_incarnation(
                     self.shared.clone(),
-                    entry.object.clone(),
-                    None,
-                ));
-            }
+                    result.clone(),
+                    old,
+                ))
+                .await
+                .map_err(|e| Error::backend(BACKEND, format!("apply ended early: {e}")))?;
         }
         Ok(ApplyOutcome {
             object: result,
@@ -261,7 +253,7 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
 
     async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
         let entry = self.shared.objects().remove(name);
-        let Some(mut entry) = entry else {
+        let Some(entry) = entry else {
             if self.foreign(name)? {
                 return Err(Self::conflict(name));
             }
@@ -273,25 +265,14 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
         // Recorded first: a tars process that dies while the group stops finishes the delete
         // when it comes back, instead of bringing the group back to life.
         self.shared.store.mark_deleting(name)?;
-        if let Some(supervisor) = entry.supervisor.take() {
-            let left = supervisor.stop(grace).await;
-            if !left.is_empty() {
-                // Put it back: it is not gone, and deleting its record would orphan processes.
-                let pids = format!("{left:?}");
-                self.shared.objects().insert(name.to_owned(), entry);
-                return Err(Error::backend(
-                    BACKEND,
-                    format!("processes {pids} of group {name} survived SIGKILL"),
-                ));
-            }
-        }
-        self.shared.store.remove(name)?;
-        let objects = self.shared.objects();
-        let labels = entry.object.metadata.labels.clone();
+        // The stop and the removal run in a task of their own, so that a caller giving up
+        // (a timeout) cuts neither short: the delete completes and is announced.
+        let shared = self.shared.clone();
+        let name = name.to_owned();
         self.shared
-            .emit(WatchEvent::Deleted(entry.object), Some(labels));
-        drop(objects);
-        Ok(())
+            .spawn(finish_delete(shared, name, entry, grace))
+            .await
+            .map_err(|e| Error::backend(BACKEND, format!("delete ended early: {e}")))?
     }
 
     async fn watch(&self, selector: &LabelSelector) -> Result<WatchStream<ContainerGroupSpec>> {
@@ -350,5 +331,56 @@ mod tests {
         assert_eq!(tail("a\nb\nc\n", 2), "b\nc\n");
         assert_eq!(tail("a\nb\n", 5), "a\nb\n");
         assert_eq!(tail("", 3), "");
+    }
+}
+
+/// Stops the supervisor of a group being deleted, then removes its records.
+async fn finish_delete(
+    shared: Arc<Shared>,
+    name: String,
+    mut entry: Entry,
+    grace: Duration,
+) -> Result<()> {
+    if let Some(supervisor) = entry.supervisor.take() {
+        let left = supervisor.stop(grace).await;
+        if !left.is_empty() {
+            // Put it back: it is not gone, and deleting its record would orphan processes.
+            let pids = format!("{left:?}");
+            shared.objects().insert(name.clone(), entry);
+            return Err(Error::backend(
+                BACKEND,
+                format!("processes {pids} of group {name} survived SIGKILL"),
+            ));
+        }
+    }
+    shared.store.remove(&name)?;
+    let objects = shared.objects();
+    let labels = entry.object.metadata.labels.clone();
+    shared.emit(WatchEvent::Deleted(entry.object), Some(labels));
+    drop(objects);
+    Ok(())
+}
+
+/// Stops the old incarnation of a changed group (if it had one), then starts the new one
+/// unless a later apply or a delete took over meanwhile.
+async fn replace_incarnation(shared: Arc<Shared>, object: ContainerGroup, old: Option<Supervisor>) {
+    let name = object.name().to_owned();
+    if let Some(old) = old {
+        let left = old.stop(object.spec.termination_grace_period).await;
+        if !left.is_empty() {
+            tracing::warn!(backend = BACKEND, group = %name, ?left, "processes survived SIGKILL");
+        }
+    }
+    let mut objects = shared.objects();
+    if let Some(entry) = objects.get_mut(&name)
+        && entry.object.metadata.uid == object.metadata.uid
+        && entry.object.metadata.generation == object.metadata.generation
+        && entry.supervisor.is_none()
+    {
+        entry.supervisor = Some(Supervisor::start(
+            shared.clone(),
+            entry.object.clone(),
+            None,
+        ));
     }
 }

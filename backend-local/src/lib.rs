@@ -136,6 +136,9 @@ impl LocalBackend {
         for s in supervisors {
             s.abandon().await;
         }
+        // Supervisors whose handles a cancelled call dropped (a delete cut short by a
+        // timeout or by the cron engine's shutdown) end here too.
+        self.shared.end_tasks().await;
     }
 }
 

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tars_api::meta::Labels;
 use tars_api::{ContainerGroup, ContainerGroupSpec, ContainerGroupStatus, WatchEvent};
 use tokio::sync::broadcast;
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio_util::task::TaskTracker;
 
 use crate::config::LocalConfig;
 use crate::store::Store;
@@ -33,6 +35,10 @@ pub(crate) struct Shared {
     objects: Mutex<BTreeMap<String, Entry>>,
     events: broadcast::Sender<Event>,
     version: AtomicU64,
+    /// Every task that acts on groups (supervisors, stops): none outlives
+    /// [`Shared::end_tasks`], even one whose handle was dropped by a cancelled caller.
+    tasks: TaskTracker,
+    aborts: Mutex<Vec<AbortHandle>>,
 }
 
 impl Shared {
@@ -51,7 +57,34 @@ impl Shared {
             objects: Mutex::new(BTreeMap::new()),
             events,
             version: AtomicU64::new(1),
+            tasks: TaskTracker::new(),
+            aborts: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Spawns a task that [`Shared::end_tasks`] ends.
+    pub(crate) fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let handle = self.tasks.spawn(task);
+        let mut aborts = self.aborts.lock().unwrap_or_else(PoisonError::into_inner);
+        aborts.retain(|a| !a.is_finished());
+        aborts.push(handle.abort_handle());
+        handle
+    }
+
+    /// Aborts every task [`Shared::spawn`] started and waits until each has been dropped, so
+    /// that nothing of this instance acts on a group (or holds the state) afterwards.
+    pub(crate) async fn end_tasks(&self) {
+        let aborts =
+            std::mem::take(&mut *self.aborts.lock().unwrap_or_else(PoisonError::into_inner));
+        for a in aborts {
+            a.abort();
+        }
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     pub(crate) fn objects(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {

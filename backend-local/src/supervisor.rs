@@ -55,7 +55,7 @@ impl Supervisor {
         adoption: Option<Adoption>,
     ) -> Supervisor {
         let (stop, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(run(shared, object, adoption, stop_rx));
+        let task = shared.spawn(run(shared.clone(), object, adoption, stop_rx));
         Supervisor { stop, task }
     }
 
