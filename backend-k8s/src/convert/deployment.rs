@@ -1,0 +1,1 @@
+//! Deployment ⇄ apps/v1 Deployment (+ its ReplicaSets for revisions and history).

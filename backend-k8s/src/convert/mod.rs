@@ -1,0 +1,141 @@
+//! Pure translation between tars' kinds and Kubernetes objects: no I/O, unit-tested.
+//!
+//! Every object tars sends carries the ownership labels of [`tars_api::meta`] and, in the
+//! [`SPEC_ANNOTATION`] annotation, the tars spec it was rendered from (as JSON), so that `get`
+//! returns exactly the spec that was applied, whatever the server defaulted.
+
+pub(crate) mod cronjob;
+pub(crate) mod deployment;
+pub(crate) mod group;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta as K8sMeta;
+use tars_api::meta::{self, Kind, Labels, ObjectMeta};
+use tars_api::{Error, Result};
+
+/// The annotation holding the tars spec an object was rendered from (JSON).
+pub(crate) const SPEC_ANNOTATION: &str = "tars.dev/spec";
+
+/// The annotation holding a group's tars generation (pods have none of their own): it grows
+/// by one each time the spec changes, as a pod is replaced.
+pub(crate) const GENERATION_ANNOTATION: &str = "tars.dev/generation";
+
+/// The label that ties the pods of a tars deployment to it (its selector).
+pub(crate) const DEPLOYMENT_LABEL: &str = "tars.dev/deployment";
+
+/// The label that ties the jobs and pods of a tars cron job to it.
+pub(crate) const CRON_JOB_LABEL: &str = "tars.dev/cron-job";
+
+/// Who sends the objects: the ownership stamp and the namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// This tars instance (`tars.dev/instance`).
+    pub(crate) instance: String,
+    /// The namespace every object goes to.
+    pub(crate) namespace: String,
+}
+
+/// What the server speaks, discovered once per client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerInfo {
+    /// `major.minor` of the server, e.g. (1, 20).
+    pub(crate) version: (u32, u32),
+    /// Whether `batch/v1` serves CronJob (1.21+); otherwise `batch/v1beta1` is used.
+    pub(crate) batch_v1_cron_job: bool,
+}
+
+impl ServerInfo {
+    /// Whether CronJob's `timeZone` field exists on this server (1.25+ and batch/v1).
+    pub(crate) fn cron_time_zone(&self) -> bool {
+        self.batch_v1_cron_job && self.version >= (1, 25)
+    }
+}
+
+impl Stamp {
+    /// The labels of an object named by tars: the user's, then the ownership stamp (which the
+    /// user cannot override: validation rejects the reserved keys).
+    pub(crate) fn labels(&self, user: &Labels) -> BTreeMap<String, String> {
+        let mut labels: BTreeMap<String, String> =
+            user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        labels.insert(meta::MANAGED_BY_LABEL.to_owned(), meta::MANAGED_BY_VALUE.to_owned());
+        labels.insert(meta::INSTANCE_LABEL.to_owned(), self.instance.clone());
+        labels
+    }
+
+    /// Whether an object with these labels belongs to this instance.
+    pub(crate) fn owns(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        labels.is_some_and(|l| {
+            l.get(meta::MANAGED_BY_LABEL).map(String::as_str) == Some(meta::MANAGED_BY_VALUE)
+                && l.get(meta::INSTANCE_LABEL) == Some(&self.instance)
+        })
+    }
+}
+
+/// Copies what tars keeps of a Kubernetes object's metadata: name, labels and annotations
+/// (without the [`SPEC_ANNOTATION`] and [`GENERATION_ANNOTATION`] of tars itself), uid,
+/// generation, resource version, creation time.
+pub(crate) fn object_meta(m: &K8sMeta) -> ObjectMeta {
+    let mut annotations: Labels = m.annotations.clone().unwrap_or_default();
+    let tars_generation = annotations
+        .remove(GENERATION_ANNOTATION)
+        .and_then(|g| g.parse().ok());
+    annotations.remove(SPEC_ANNOTATION);
+    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    annotations.remove("deployment.kubernetes.io/revision");
+    ObjectMeta {
+        name: m.name.clone().unwrap_or_default(),
+        labels: m.labels.clone().unwrap_or_default(),
+        annotations,
+        uid: m.uid.clone(),
+        generation: tars_generation.or_else(|| m.generation.and_then(|g| u64::try_from(g).ok())),
+        resource_version: m.resource_version.clone(),
+        created_at: m
+            .creation_timestamp
+            .as_ref()
+            .and_then(|t| jiff::Timestamp::from_second(t.0.as_second()).ok()),
+    }
+}
+
+/// The metadata of an object tars sends: name, namespace, the user's labels with the ownership
+/// stamp, the user's annotations with the spec (`spec_json`) and, for pods, the generation.
+pub(crate) fn k8s_meta(
+    meta: &ObjectMeta,
+    stamp: &Stamp,
+    spec_json: String,
+    generation: Option<u64>,
+) -> K8sMeta {
+    let mut annotations: BTreeMap<String, String> = meta.annotations.clone();
+    annotations.insert(SPEC_ANNOTATION.to_owned(), spec_json);
+    if let Some(g) = generation {
+        annotations.insert(GENERATION_ANNOTATION.to_owned(), g.to_string());
+    }
+    K8sMeta {
+        name: Some(meta.name.clone()),
+        namespace: Some(stamp.namespace.clone()),
+        labels: Some(stamp.labels(&meta.labels)),
+        annotations: Some(annotations),
+        ..Default::default()
+    }
+}
+
+/// Reads the tars spec an object was rendered from (its [`SPEC_ANNOTATION`]).
+pub(crate) fn spec_of<S: serde::de::DeserializeOwned>(kind: Kind, m: &K8sMeta) -> Result<S> {
+    let name = m.name.as_deref().unwrap_or_default();
+    let json = m
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SPEC_ANNOTATION))
+        .ok_or_else(|| {
+            Error::backend(
+                crate::BACKEND,
+                format!("{kind} {name} has no {SPEC_ANNOTATION} annotation: not made by tars"),
+            )
+        })?;
+    serde_json::from_str(json).map_err(|e| {
+        Error::backend(
+            crate::BACKEND,
+            format!("{kind} {name}: unreadable {SPEC_ANNOTATION} annotation: {e}"),
+        )
+    })
+}
