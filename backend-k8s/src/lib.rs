@@ -5,10 +5,168 @@
 //! 1.21), so that Kubernetes' own controllers do the work. Objects are sent by server-side
 //! apply with the field manager `tars`, each first checked by a server-side dry run, and carry
 //! the ownership labels of [`tars_api::meta`]: tars refuses with `Error::Conflict` to change or
-//! delete an object of the same name that this instance does not own.
+//! delete an object of the same name that this instance does not own. Which names exist and
+//! who owns them comes from one watch per kind, so the check costs no round trip.
+//!
+//! ```no_run
+//! # async fn demo() -> tars_api::Result<()> {
+//! use tars_api::Backend;
+//! let backend = tars_backend_k8s::K8sBackend::connect(
+//!     tars_backend_k8s::K8sConfig::new().context("kind-dev").namespace("apps"),
+//! ).await?;
+//! println!("{:?}", backend.capabilities().await?);
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 
+mod client;
+mod config;
+mod context;
 mod convert;
+mod groups;
+mod mirror;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kube::Api;
+use tars_api::capability::{Capabilities, Feature, Support};
+use tars_api::unsupported::UnsupportedApi;
+use tars_api::{
+    Backend, ContainerGroups, CronJobSpec, CronJobs, DeploymentSpec, Deployments, Result,
+};
+
+pub use config::{DEFAULT_INSTANCE, K8sConfig};
+
+use context::Context;
+use convert::Stamp;
+use groups::K8sGroups;
+use mirror::Mirror;
 
 /// The backend's name in errors and metrics.
 pub(crate) const BACKEND: &str = "k8s";
+
+/// A connection to a Kubernetes cluster, one namespace, one tars instance.
+pub struct K8sBackend {
+    ctx: Arc<Context>,
+    groups: K8sGroups,
+    deployments: UnsupportedApi<DeploymentSpec>,
+    cron_jobs: UnsupportedApi<CronJobSpec>,
+}
+
+impl std::fmt::Debug for K8sBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("K8sBackend")
+            .field("namespace", &self.ctx.stamp.namespace)
+            .field("instance", &self.ctx.stamp.instance)
+            .field("server", &self.ctx.server)
+            .finish()
+    }
+}
+
+impl K8sBackend {
+    /// Connects: reads the kubeconfig (or the in-cluster account), asks the server its version
+    /// and API groups, and starts the watches of the namespace.
+    pub async fn connect(config: K8sConfig) -> Result<Self> {
+        let (client, namespace) = client::connect(&config).await?;
+        let server = client::discover(&client).await?;
+        let stamp = Stamp {
+            instance: config.instance_id().to_owned(),
+            namespace: namespace.clone(),
+        };
+        let pods = Api::namespaced(client.clone(), &namespace);
+        let groups = Mirror::start(pods.clone(), stamp.clone(), convert::group::group_from_pod);
+        let ctx = Arc::new(Context {
+            client,
+            stamp,
+            server,
+            check_with_dry_run: !config.skip_dry_run,
+            pods,
+            groups,
+        });
+        tracing::info!(
+            backend = BACKEND,
+            namespace,
+            server = ?ctx.server.version,
+            "connected"
+        );
+        Ok(K8sBackend {
+            groups: K8sGroups { ctx: ctx.clone() },
+            deployments: UnsupportedApi::new(
+                Feature::Deployments,
+                BACKEND,
+                "not yet: apps/v1 Deployments come with the next change",
+            ),
+            cron_jobs: UnsupportedApi::new(
+                Feature::CronJobs,
+                BACKEND,
+                "not yet: CronJobs come with the next change",
+            ),
+            ctx,
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for K8sBackend {
+    fn name(&self) -> &str {
+        BACKEND
+    }
+
+    fn instance(&self) -> &str {
+        &self.ctx.stamp.instance
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities> {
+        Ok(capabilities(&self.ctx.server))
+    }
+
+    fn container_groups(&self) -> &dyn ContainerGroups {
+        &self.groups
+    }
+
+    fn deployments(&self) -> &dyn Deployments {
+        &self.deployments
+    }
+
+    fn cron_jobs(&self) -> &dyn CronJobs {
+        &self.cron_jobs
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.ctx.stop();
+        Ok(())
+    }
+}
+
+/// What the Kubernetes backend supports against a server speaking `server`.
+pub(crate) fn capabilities(server: &convert::ServerInfo) -> Capabilities {
+    use Feature::*;
+    let _ = server;
+    Capabilities::new()
+        .native(&[
+            ContainerGroups,
+            Watch,
+            DryRun,
+            Selectors,
+            Paging,
+            Logs,
+            ImageEntrypoint,
+            Secrets,
+            ReadinessChecks,
+            LivenessChecks,
+            PlacementConstraints,
+            Spread,
+            CpuLimits,
+            MemoryLimits,
+            RestartPolicy,
+        ])
+        .with(
+            Deployments,
+            Support::Unsupported("not yet on this backend".into()),
+        )
+        .with(
+            CronJobs,
+            Support::Unsupported("not yet on this backend".into()),
+        )
+}

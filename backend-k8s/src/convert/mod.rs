@@ -58,7 +58,10 @@ impl Stamp {
     pub(crate) fn labels(&self, user: &Labels) -> BTreeMap<String, String> {
         let mut labels: BTreeMap<String, String> =
             user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        labels.insert(meta::MANAGED_BY_LABEL.to_owned(), meta::MANAGED_BY_VALUE.to_owned());
+        labels.insert(
+            meta::MANAGED_BY_LABEL.to_owned(),
+            meta::MANAGED_BY_VALUE.to_owned(),
+        );
         labels.insert(meta::INSTANCE_LABEL.to_owned(), self.instance.clone());
         labels
     }

@@ -1,0 +1,28 @@
+//! What every API of the backend shares: the client, the namespace's typed handles, the
+//! ownership stamp, what the server speaks, and the watch-fed mirrors.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::{Api, Client};
+use tars_api::ContainerGroupSpec;
+
+use crate::convert::{ServerInfo, Stamp};
+use crate::mirror::Mirror;
+
+pub(crate) struct Context {
+    pub(crate) client: Client,
+    pub(crate) stamp: Stamp,
+    pub(crate) server: ServerInfo,
+    /// Check every object with a server-side dry run before applying it.
+    pub(crate) check_with_dry_run: bool,
+    pub(crate) pods: Api<Pod>,
+    pub(crate) groups: Arc<Mirror<ContainerGroupSpec>>,
+}
+
+impl Context {
+    /// Ends the watches.
+    pub(crate) fn stop(&self) {
+        self.groups.stop();
+    }
+}

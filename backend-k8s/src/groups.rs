@@ -1,0 +1,244 @@
+//! ContainerGroups as Pods. A pod's spec cannot change, so a changed group spec replaces the
+//! pod (the old one is gone before the new one is created, as on the embedded backend).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{DeleteParams, LogParams, Patch, PatchParams};
+use tars_api::api::{
+    ApplyOptions, ApplyOutcome, Change, ContainerGroups, DeleteOptions, ListParams, LogOptions,
+    ObjectApi, ObjectList, WatchStream,
+};
+use tars_api::meta::Kind;
+use tars_api::{ContainerGroup, ContainerGroupSpec, Error, LabelSelector, Result, diff};
+
+use crate::client::wire;
+use crate::context::Context;
+use crate::convert::group::{group_from_pod, pod};
+use crate::mirror::Holder;
+
+const KIND: Kind = Kind::ContainerGroup;
+
+/// How often a delete looks whether the pod is gone.
+const GONE_POLL: Duration = Duration::from_millis(250);
+
+/// The container groups of a [`crate::K8sBackend`].
+pub(crate) struct K8sGroups {
+    pub(crate) ctx: Arc<Context>,
+}
+
+impl K8sGroups {
+    fn conflict(name: &str) -> Error {
+        Error::Conflict {
+            kind: KIND,
+            name: name.to_owned(),
+            reason: "a pod of that name exists that this tars instance did not create".into(),
+        }
+    }
+
+    /// Server-side apply of `group` (checked by a dry run first, unless configured off).
+    async fn send(&self, group: &ContainerGroup, dry_run: bool) -> Result<ContainerGroup> {
+        let name = group.name();
+        let body = pod(group, &self.ctx.stamp)?;
+        let api = &self.ctx.pods;
+        let mut params = PatchParams::apply(crate::client::FIELD_MANAGER).force();
+        if dry_run || self.ctx.check_with_dry_run {
+            params.dry_run = true;
+            let checked = api
+                .patch(name, &params, &Patch::Apply(&body))
+                .await
+                .map_err(|e| wire(e, KIND, name))?;
+            if dry_run {
+                return group_from_pod(&checked);
+            }
+            params.dry_run = false;
+        }
+        let sent = api
+            .patch(name, &params, &Patch::Apply(&body))
+            .await
+            .map_err(|e| wire(e, KIND, name))?;
+        let object = group_from_pod(&sent)?;
+        self.ctx.groups.wrote(object.clone());
+        Ok(object)
+    }
+
+    /// Deletes the pod and waits until it is gone (at most its grace period plus a minute).
+    async fn remove(&self, name: &str, grace: Duration) -> Result<()> {
+        let params = DeleteParams {
+            grace_period_seconds: Some(u32::try_from(grace.as_secs()).unwrap_or(u32::MAX)),
+            ..DeleteParams::default()
+        };
+        match self.ctx.pods.delete(name, &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.is_not_found() => {}
+            Err(e) => return Err(wire(e, KIND, name)),
+        }
+        let limit = grace + Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match self.ctx.pods.get_opt(name).await {
+                Ok(None) => break,
+                Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(GONE_POLL).await;
+                }
+                Ok(Some(_)) => {
+                    return Err(Error::Timeout {
+                        operation: format!("deletion of pod {name}"),
+                        after: limit,
+                    });
+                }
+                Err(e) => return Err(wire(e, KIND, name)),
+            }
+        }
+        self.ctx.groups.deleted(name);
+        Ok(())
+    }
+
+    /// The pod of this instance named `name`, read from the server.
+    async fn fetch(&self, name: &str) -> Result<Option<Pod>> {
+        let pod = self
+            .ctx
+            .pods
+            .get_opt(name)
+            .await
+            .map_err(|e| wire(e, KIND, name))?;
+        Ok(pod.filter(|p| self.ctx.stamp.owns(p.metadata.labels.as_ref())))
+    }
+}
+
+#[async_trait]
+impl ObjectApi<ContainerGroupSpec> for K8sGroups {
+    async fn apply(
+        &self,
+        object: &ContainerGroup,
+        options: ApplyOptions,
+    ) -> Result<ApplyOutcome<ContainerGroupSpec>> {
+        self.ctx.groups.synced().await?;
+        let name = object.name();
+        let mut desired = object.clone();
+        desired.metadata = object.metadata.user_part();
+        desired.metadata.stamp_owner(&self.ctx.stamp.instance);
+        desired.status = None;
+        let current = match self.ctx.groups.holder(name) {
+            Some(Holder::Foreign) => return Err(Self::conflict(name)),
+            None => None,
+            Some(Holder::Ours) => match self.fetch(name).await? {
+                Some(p) => Some(group_from_pod(&p)?),
+                None => None,
+            },
+        };
+        let Some(current) = current else {
+            desired.metadata.generation = Some(1);
+            let created = self.send(&desired, options.dry_run).await?;
+            return Ok(ApplyOutcome {
+                object: created,
+                change: Change::Created,
+            });
+        };
+        let fields = diff::changed_fields(&current, &desired);
+        if fields.is_empty() {
+            return Ok(ApplyOutcome {
+                object: current,
+                change: Change::Unchanged,
+            });
+        }
+        let generation = current.metadata.generation.unwrap_or(1);
+        let spec_changed = current.spec != desired.spec;
+        desired.metadata.generation = Some(if spec_changed {
+            generation + 1
+        } else {
+            generation
+        });
+        let object = if !spec_changed {
+            // Labels and annotations of a pod can change in place.
+            self.send(&desired, options.dry_run).await?
+        } else if options.dry_run {
+            let mut would = desired.clone();
+            would.metadata.uid = current.metadata.uid.clone();
+            would
+        } else {
+            self.remove(name, current.spec.termination_grace_period)
+                .await?;
+            self.send(&desired, false).await?
+        };
+        Ok(ApplyOutcome {
+            object,
+            change: Change::Updated { fields },
+        })
+    }
+
+    async fn get(&self, name: &str) -> Result<ContainerGroup> {
+        match self.fetch(name).await? {
+            Some(p) if p.metadata.owner_references.is_none() => group_from_pod(&p),
+            _ => Err(Error::NotFound {
+                kind: KIND,
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    async fn list(&self, params: &ListParams) -> Result<ObjectList<ContainerGroupSpec>> {
+        self.ctx.groups.synced().await?;
+        Ok(self.ctx.groups.page(params))
+    }
+
+    async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
+        self.ctx.groups.synced().await?;
+        match self.ctx.groups.holder(name) {
+            Some(Holder::Foreign) => return Err(Self::conflict(name)),
+            None => {
+                return Err(Error::NotFound {
+                    kind: KIND,
+                    name: name.to_owned(),
+                });
+            }
+            Some(Holder::Ours) => {}
+        }
+        let grace = match options.grace_period {
+            Some(g) => g,
+            None => match self.fetch(name).await? {
+                Some(p) => group_from_pod(&p)?.spec.termination_grace_period,
+                None => {
+                    return Err(Error::NotFound {
+                        kind: KIND,
+                        name: name.to_owned(),
+                    });
+                }
+            },
+        };
+        self.remove(name, grace).await
+    }
+
+    async fn watch(&self, selector: &LabelSelector) -> Result<WatchStream<ContainerGroupSpec>> {
+        self.ctx.groups.synced().await?;
+        Ok(tars_engine::watcher::stream(
+            &self.ctx.groups,
+            selector.clone(),
+            "ContainerGroup",
+        ))
+    }
+}
+
+#[async_trait]
+impl ContainerGroups for K8sGroups {
+    async fn logs(&self, name: &str, container: &str, options: &LogOptions) -> Result<String> {
+        if self.fetch(name).await?.is_none() {
+            return Err(Error::NotFound {
+                kind: KIND,
+                name: name.to_owned(),
+            });
+        }
+        let params = LogParams {
+            container: Some(container.to_owned()),
+            tail_lines: options.tail.and_then(|t| i64::try_from(t).ok()),
+            ..LogParams::default()
+        };
+        self.ctx
+            .pods
+            .logs(name, &params)
+            .await
+            .map_err(|e| wire(e, KIND, name))
+    }
+}

@@ -1,0 +1,240 @@
+//! The conformance suite against a real Kubernetes cluster: the `k8s` column of the matrix.
+//!
+//! The cluster is the one `TARS_K8S_KUBECONFIG` names (with `TARS_K8S_CONTEXT`, else its
+//! current context); `scripts/test` starts a local Kubernetes 1.20 for it. Without the variable
+//! every case is ignored and the matrix reports the column as having no results. Each case runs
+//! in a namespace of its own, created here and deleted afterwards, so any cluster will do.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, Secret, ServiceAccount};
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use tars_api::Backend;
+use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
+use tars_backend_k8s::{K8sBackend, K8sConfig};
+use tars_conformance::{Target, harness};
+
+const INSTANCE: &str = "conformance";
+const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
+const CONTEXT_ENV: &str = "TARS_K8S_CONTEXT";
+
+/// One tars instance: the raw backend and the stack a user gets.
+struct Instance {
+    raw: Arc<K8sBackend>,
+    backend: Arc<dyn Backend>,
+    calls: CallCounts,
+}
+
+impl Instance {
+    async fn open(config: K8sConfig) -> Result<Self, String> {
+        let raw = Arc::new(
+            K8sBackend::connect(config)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        let counter = CountCalls::new();
+        let calls = counter.counts();
+        let counted: Arc<dyn Backend> = Arc::new(Layered::new(raw.clone(), counter));
+        let backend: Arc<dyn Backend> = Arc::new(Layered::new(counted, Validate));
+        Ok(Instance {
+            raw,
+            backend,
+            calls,
+        })
+    }
+}
+
+struct K8sTarget {
+    client: Client,
+    namespace: String,
+    config: K8sConfig,
+    current: Mutex<Option<Instance>>,
+}
+
+fn kubeconfig() -> Result<(String, Option<String>), String> {
+    let path = std::env::var(KUBECONFIG_ENV).map_err(|_| {
+        format!(
+            "no Kubernetes cluster: set {KUBECONFIG_ENV} (and optionally {CONTEXT_ENV}); \
+             scripts/test starts a local one"
+        )
+    })?;
+    Ok((path, std::env::var(CONTEXT_ENV).ok()))
+}
+
+impl K8sTarget {
+    async fn make() -> Result<Box<dyn Target>, String> {
+        let (path, context) = kubeconfig()?;
+        let kc = Kubeconfig::read_from(&path).map_err(|e| format!("{path}: {e}"))?;
+        let options = KubeConfigOptions {
+            context: context.clone(),
+            ..Default::default()
+        };
+        let client = Client::try_from(
+            Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        let namespace = format!("tars-c-{:08x}", fastrand::u32(..));
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(namespace.clone()),
+                labels: Some(BTreeMap::from([(
+                    "tars.dev/conformance".to_owned(),
+                    "true".to_owned(),
+                )])),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .map_err(|e| format!("create namespace {namespace}: {e}"))?;
+        // Pods need the namespace's default service account, which a controller creates.
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+        for _ in 0..100 {
+            if accounts.get_opt("default").await.ok().flatten().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut config = K8sConfig::new()
+            .kubeconfig(path)
+            .namespace(namespace.clone())
+            .instance(INSTANCE);
+        if let Some(c) = context {
+            config = config.context(c);
+        }
+        let current = Mutex::new(Some(Instance::open(config.clone()).await?));
+        Ok(Box::new(K8sTarget {
+            client,
+            namespace,
+            config,
+            current,
+        }))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Instance) -> T) -> T {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        f(current.as_ref().expect("no instance: a restart failed"))
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+}
+
+#[async_trait]
+impl Target for K8sTarget {
+    fn column(&self) -> &str {
+        "k8s"
+    }
+
+    fn backend(&self) -> Arc<dyn Backend> {
+        self.with(|i| i.backend.clone())
+    }
+
+    fn calls(&self) -> CallCounts {
+        self.with(|i| i.calls.clone())
+    }
+
+    async fn leftovers(&self, name: &str) -> Result<Vec<String>, String> {
+        let pods = self
+            .pods()
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let prefix = format!("{name}-");
+        Ok(pods
+            .items
+            .into_iter()
+            .filter_map(|p| p.metadata.name)
+            .filter(|n| n == name || n.starts_with(&prefix))
+            .map(|n| format!("pod {n}"))
+            .collect())
+    }
+
+    async fn plant_foreign_group(&self, name: &str) -> Result<(), String> {
+        let pod = Pod {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                containers: vec![Container {
+                    name: "main".into(),
+                    image: Some("busybox".into()),
+                    command: Some(vec!["sleep".into(), "3600".into()]),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.pods()
+            .create(&PostParams::default(), &pod)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn endpoints_reachable(&self) -> Result<(), String> {
+        Err(
+            "the test cluster's node is a kubemark hollow node: pods get an address but run \
+             nothing"
+                .into(),
+        )
+    }
+
+    async fn provide_secret(&self, name: &str, key: &str, value: &str) -> Result<(), String> {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
+            string_data: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
+            ..Default::default()
+        };
+        Api::<Secret>::namespaced(self.client.clone(), &self.namespace)
+            .create(&PostParams::default(), &secret)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn restart(&self) -> Result<(), String> {
+        self.restart_after(Duration::ZERO).await
+    }
+
+    async fn restart_after(&self, down: Duration) -> Result<(), String> {
+        let old = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or("no instance to restart")?;
+        let _ = old.raw.shutdown().await;
+        drop(old);
+        tokio::time::sleep(down).await;
+        let fresh = Instance::open(self.config.clone()).await?;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh);
+        Ok(())
+    }
+
+    async fn close(&self) {
+        let _ = self.backend().shutdown().await;
+        let _ = Api::<Namespace>::all(self.client.clone())
+            .delete(&self.namespace, &DeleteParams::default())
+            .await;
+    }
+}
+
+fn main() {
+    harness::run_with_engine("k8s", kubeconfig().map(drop), K8sTarget::make)
+}
