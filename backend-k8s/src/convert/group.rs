@@ -458,10 +458,10 @@ fn container_state(state: Option<&K8sState>) -> ContainerState {
     if let Some(t) = &state.terminated {
         return ContainerState::Terminated(termination(t));
     }
-    if let Some(r) = &state.running {
-        if let Some(started_at) = timestamp(r.started_at.as_ref()) {
-            return ContainerState::Running { started_at };
-        }
+    if let Some(r) = &state.running
+        && let Some(started_at) = timestamp(r.started_at.as_ref())
+    {
+        return ContainerState::Running { started_at };
     }
     let reason = state
         .waiting
