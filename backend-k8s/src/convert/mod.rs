@@ -9,8 +9,9 @@ pub(crate) mod deployment;
 pub(crate) mod group;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta as K8sMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta as K8sMeta, Time};
 use tars_api::meta::{self, Kind, Labels, ObjectMeta};
 use tars_api::{Error, Result};
 
@@ -67,6 +68,7 @@ impl Stamp {
     }
 
     /// Whether an object with these labels belongs to this instance.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn owns(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         labels.is_some_and(|l| {
             l.get(meta::MANAGED_BY_LABEL).map(String::as_str) == Some(meta::MANAGED_BY_VALUE)
@@ -141,4 +143,41 @@ pub(crate) fn spec_of<S: serde::de::DeserializeOwned>(kind: Kind, m: &K8sMeta) -
             format!("{kind} {name}: unreadable {SPEC_ANNOTATION} annotation: {e}"),
         )
     })
+}
+
+/// The JSON of a tars spec, for the [`SPEC_ANNOTATION`].
+pub(crate) fn spec_json<S: serde::Serialize>(spec: &S) -> Result<String> {
+    serde_json::to_string(spec).map_err(|e| Error::backend(crate::BACKEND, e))
+}
+
+/// A duration in whole seconds, rounded up (Kubernetes counts in seconds), saturating.
+pub(crate) fn secs_ceil(d: Duration) -> i64 {
+    let whole = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    i64::try_from(whole).unwrap_or(i64::MAX)
+}
+
+/// [`secs_ceil`] for the many `int32` second fields of Kubernetes, saturating.
+pub(crate) fn secs_ceil_i32(d: Duration) -> i32 {
+    i32::try_from(secs_ceil(d)).unwrap_or(i32::MAX)
+}
+
+/// A count for an `int32` field of Kubernetes, saturating.
+pub(crate) fn i32_of(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// A non-negative `int32` count of Kubernetes as tars' `u32` (negative as 0).
+pub(crate) fn u32_of(n: Option<i32>) -> u32 {
+    n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
+}
+
+/// A Kubernetes time as a jiff timestamp.
+pub(crate) fn timestamp(t: Option<&Time>) -> Option<jiff::Timestamp> {
+    t.map(|t| t.0)
+}
+
+/// The error for something Kubernetes cannot express: `Unsupported` for `feature`, with the
+/// tars field path first in the reason (`spec.time_zone: ...`).
+pub(crate) fn unsupported(feature: tars_api::Feature, field: &str, reason: &str) -> Error {
+    Error::unsupported(feature, crate::BACKEND, format!("{field}: {reason}"))
 }
