@@ -31,6 +31,7 @@
 //!   `tars.dev/owner` (the job's name) and the ownership labels; the pod template carries the
 //!   group spec in its [`SPEC_ANNOTATION`], so a run's pod reads back as a group.
 //! - Counts of successes and failures are over the jobs Kubernetes keeps (its history limits).
+//! - A name longer than 52 characters is `Unsupported`: Kubernetes refuses such CronJobs.
 
 use std::collections::BTreeMap;
 
@@ -56,6 +57,9 @@ pub(crate) const INSTANTIATE_ANNOTATION: &str = "cronjob.kubernetes.io/instantia
 /// The annotation with the slot a scheduled job was made for (Kubernetes 1.28+).
 pub(crate) const SCHEDULED_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
+/// The longest CronJob name Kubernetes accepts (a job's name adds `-` and 10 digits).
+pub(crate) const MAX_NAME: usize = 52;
+
 /// The complete CronJob object of a tars cron job, as JSON: `batch/v1`, or `batch/v1beta1` on
 /// servers before 1.21 (the same fields).
 #[cfg_attr(not(test), allow(dead_code))]
@@ -65,6 +69,17 @@ pub(crate) fn cron_job(
     server: &ServerInfo,
 ) -> Result<serde_json::Value> {
     let spec = &c.spec;
+    let name = c.metadata.name.as_str();
+    if name.chars().count() > MAX_NAME {
+        return Err(unsupported(
+            Feature::CronJobs,
+            "metadata.name",
+            &format!(
+                "{name:?} is longer than {MAX_NAME} characters, the most Kubernetes allows for a \
+                 CronJob (its jobs' names add 11)"
+            ),
+        ));
+    }
     if !spec.parents.is_empty() {
         return Err(unsupported(
             Feature::Parents,
@@ -719,6 +734,13 @@ pub(crate) mod tests {
         c.spec.schedule = None;
         let err = cron_job(&c, &stamp(), &srv).expect_err("no schedule");
         assert!(err.to_string().contains("spec.schedule:"), "{err}");
+
+        let mut c = tars_cron_job("*/5 * * * *");
+        c.metadata.name = "a".repeat(53);
+        let err = cron_job(&c, &stamp(), &srv).expect_err("too long");
+        assert!(err.to_string().contains("metadata.name:"), "{err}");
+        c.metadata.name = "a".repeat(52);
+        cron_job(&c, &stamp(), &srv).expect("52 characters");
     }
 
     #[test]

@@ -90,6 +90,12 @@ pub(crate) fn deployment(d: &Deployment, stamp: &Stamp) -> Result<K8sDeployment>
         SPEC_ANNOTATION.to_owned(),
         super::spec_json(&spec.template.spec)?,
     );
+    // Kubernetes wants the deadline longer than minReadySeconds, which tars checks before the
+    // rounding up to seconds (5.5 s and 5.9 s both become 6): keep it at least a second longer.
+    let min_ready = secs_ceil_i32(spec.min_ready);
+    let progress_deadline = spec.progress_deadline.map_or(i32::MAX, |d| {
+        secs_ceil_i32(d).max(min_ready.saturating_add(1))
+    });
     let pod_spec = super::group::pod_spec_at(&spec.template.spec, "spec.template.spec", &selector)?;
     Ok(K8sDeployment {
         metadata: super::k8s_meta(&d.metadata, stamp, super::spec_json(spec)?, None),
@@ -108,8 +114,8 @@ pub(crate) fn deployment(d: &Deployment, stamp: &Stamp) -> Result<K8sDeployment>
                 spec: Some(pod_spec),
             },
             strategy: Some(strategy),
-            min_ready_seconds: Some(secs_ceil_i32(spec.min_ready)),
-            progress_deadline_seconds: Some(spec.progress_deadline.map_or(i32::MAX, secs_ceil_i32)),
+            min_ready_seconds: Some(min_ready),
+            progress_deadline_seconds: Some(progress_deadline),
             paused: Some(spec.paused),
             revision_history_limit: Some(i32_of(spec.revision_history_limit)),
         }),
@@ -412,6 +418,19 @@ pub(crate) mod tests {
                 if reason.starts_with("spec.strategy:") && reason.contains("maxSurge/maxUnavailable")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_progress_deadline_stays_longer_than_min_ready_after_rounding() {
+        let mut d = tars_deployment(Strategy::default());
+        d.spec.min_ready = Duration::from_millis(5900);
+        d.spec.progress_deadline = Some(Duration::from_millis(5950));
+        let spec = deployment(&d, &stamp())
+            .expect("renders")
+            .spec
+            .expect("spec");
+        assert_eq!(spec.min_ready_seconds, Some(6));
+        assert_eq!(spec.progress_deadline_seconds, Some(7));
     }
 
     #[test]

@@ -779,7 +779,31 @@ pub(crate) mod tests {
                 ]
             }
         });
-        v["spec"]["nodeName"] = "node-7".into();
+        // What the API server defaults and the admission plugins add.
+        let spec = &mut v["spec"];
+        spec["nodeName"] = "node-7".into();
+        spec["dnsPolicy"] = "ClusterFirst".into();
+        spec["enableServiceLinks"] = true.into();
+        spec["preemptionPolicy"] = "PreemptLowerPriority".into();
+        spec["priority"] = 0.into();
+        spec["schedulerName"] = "default-scheduler".into();
+        spec["securityContext"] = serde_json::json!({});
+        spec["serviceAccount"] = "default".into();
+        spec["serviceAccountName"] = "default".into();
+        spec["tolerations"] = serde_json::json!([
+            {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
+            {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}
+        ]);
+        spec["volumes"] = serde_json::json!([{"name": "kube-api-access-7x2kq", "projected": {
+            "defaultMode": 420,
+            "sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}]
+        }}]);
+        for c in spec["containers"].as_array_mut().expect("containers") {
+            c["terminationMessagePath"] = "/dev/termination-log".into();
+            c["terminationMessagePolicy"] = "File".into();
+            c["volumeMounts"] = serde_json::json!([{"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                "name": "kube-api-access-7x2kq", "readOnly": true}]);
+        }
         v
     }
 

@@ -181,3 +181,93 @@ pub(crate) fn timestamp(t: Option<&Time>) -> Option<jiff::Timestamp> {
 pub(crate) fn unsupported(feature: tars_api::Feature, field: &str, reason: &str) -> Error {
     Error::unsupported(feature, crate::BACKEND, format!("{field}: {reason}"))
 }
+
+/// Renders one object of every kind and variant tars sends, for schema validation against
+/// current Kubernetes (`scripts/engines/k8s/validate.sh`): written as YAML, one file each,
+/// into `TARS_RENDER_DIR` when it is set; always checked to read back as its k8s-openapi type.
+#[cfg(test)]
+mod render_tests {
+    use std::path::PathBuf;
+
+    use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
+    use k8s_openapi::api::batch::v1::{CronJob as K8sCronJob, Job};
+    use k8s_openapi::api::core::v1::Pod;
+    use serde::de::DeserializeOwned;
+    use tars_api::Strategy;
+    use tars_api::deployment::IntOrPercent;
+
+    use super::{ServerInfo, cronjob, deployment, group};
+
+    /// The YAML of `value`, checked to read back as a `T`.
+    fn yaml_of<T: DeserializeOwned>(name: &str, value: &serde_json::Value) -> String {
+        let yaml = serde_yaml_ng::to_string(value).expect("YAML");
+        let _: T = serde_yaml_ng::from_str(&yaml)
+            .unwrap_or_else(|e| panic!("{name} does not read back as its k8s-openapi type: {e}"));
+        assert!(
+            value["apiVersion"].is_string() && value["kind"].is_string(),
+            "{name}"
+        );
+        yaml
+    }
+
+    #[test]
+    fn render_every_object_tars_sends() {
+        let stamp = group::tests::stamp();
+        let mut objects: Vec<(&str, String)> = Vec::new();
+
+        let pod = group::pod(&group::tests::full_group(), &stamp).expect("pod");
+        let pod = serde_json::to_value(&pod).expect("json");
+        objects.push(("pod-probes-secret-affinity", yaml_of::<Pod>("pod", &pod)));
+
+        let rolling = Strategy::Rolling {
+            max_surge: IntOrPercent::Int(1),
+            max_unavailable: IntOrPercent::Percent(25),
+        };
+        for (name, strategy) in [
+            ("deployment-rolling", rolling),
+            ("deployment-recreate", Strategy::Recreate),
+        ] {
+            let mut d = deployment::tests::tars_deployment(strategy);
+            d.spec.template.spec = group::tests::full_spec();
+            let k = deployment::deployment(&d, &stamp).expect("deployment");
+            let v = serde_json::to_value(&k).expect("json");
+            objects.push((name, yaml_of::<K8sDeployment>(name, &v)));
+        }
+
+        let server = ServerInfo {
+            version: (1, 33),
+            batch_v1_cron_job: true,
+        };
+        let mut c = cronjob::tests::tars_cron_job("0 30 2 * * MON-FRI");
+        c.spec.time_zone = Some("Europe/Berlin".into());
+        c.spec.template.spec.placement = group::tests::full_spec().placement;
+        let v = cronjob::cron_job(&c, &stamp, &server).expect("cron job");
+        assert_eq!(v["apiVersion"], "batch/v1");
+        objects.push((
+            "cronjob-batch-v1-time-zone",
+            yaml_of::<K8sCronJob>("cronjob", &v),
+        ));
+
+        let job = cronjob::job_from_cron_job(&c, &stamp, "report-manual-1").expect("job");
+        let v = serde_json::to_value(&job).expect("json");
+        assert_eq!(v["apiVersion"], "batch/v1");
+        assert_eq!(v["kind"], "Job");
+        objects.push(("job-manual", yaml_of::<Job>("job", &v)));
+
+        match std::env::var_os("TARS_RENDER_DIR") {
+            None => println!(
+                "render: TARS_RENDER_DIR is not set; {} objects rendered and checked, none written",
+                objects.len()
+            ),
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                std::fs::create_dir_all(&dir).expect("render dir");
+                for (name, yaml) in &objects {
+                    let path = dir.join(format!("{name}.yaml"));
+                    std::fs::write(&path, yaml).expect("write");
+                    println!("render: wrote {}", path.display());
+                }
+            }
+        }
+    }
+}
