@@ -1,8 +1,11 @@
 //! The wire: a kube-rs client for the configured context, what the server speaks, and the
 //! translation of kube-rs errors into tars' errors.
 
+use kube::api::{Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::{Api, Client, Config, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tars_api::meta::Kind;
 use tars_api::{Error, Result};
 
@@ -114,4 +117,58 @@ pub(crate) fn wire(e: kube::Error, kind: Kind, name: &str) -> Error {
         },
         other => Error::backend(BACKEND, other),
     }
+}
+
+/// What [`apply_object`] did.
+pub(crate) enum Sent<K> {
+    /// The object as the server stored it (or, in a dry run, would store it).
+    Done(K),
+    /// Asked to create, but an object of that name exists already (the watch had not shown
+    /// it yet): nothing was changed; the caller decides whose it is.
+    Exists,
+}
+
+/// Server-side apply of `body` as `name`, with the field manager `tars`.
+///
+/// A create is first tried as a server-side dry run, which shows whether the name is taken (a
+/// dry-run create has no resource version): an object that appeared since the watch last
+/// reported is never taken over. An update is checked by a dry run too when `check` is set.
+pub(crate) async fn apply_object<K>(
+    api: &Api<K>,
+    name: &str,
+    body: &K,
+    kind: Kind,
+    creating: bool,
+    dry_run: bool,
+    check: bool,
+) -> Result<Sent<K>>
+where
+    K: Resource + Serialize + DeserializeOwned + Clone + std::fmt::Debug,
+{
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    if creating || dry_run || check {
+        params.dry_run = true;
+        let checked = api
+            .patch(name, &params, &Patch::Apply(body))
+            .await
+            .map_err(|e| wire(e, kind, name))?;
+        if creating
+            && checked
+                .meta()
+                .resource_version
+                .as_deref()
+                .is_some_and(|v| !v.is_empty())
+        {
+            return Ok(Sent::Exists);
+        }
+        if dry_run {
+            return Ok(Sent::Done(checked));
+        }
+        params.dry_run = false;
+    }
+    let sent = api
+        .patch(name, &params, &Patch::Apply(body))
+        .await
+        .map_err(|e| wire(e, kind, name))?;
+    Ok(Sent::Done(sent))
 }

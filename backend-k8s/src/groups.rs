@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, LogParams, Patch, PatchParams};
+use kube::api::{DeleteParams, LogParams};
 use tars_api::api::{
     ApplyOptions, ApplyOutcome, Change, ContainerGroups, DeleteOptions, ListParams, LogOptions,
     ObjectApi, ObjectList, WatchStream,
@@ -14,7 +14,7 @@ use tars_api::api::{
 use tars_api::meta::Kind;
 use tars_api::{ContainerGroup, ContainerGroupSpec, Error, LabelSelector, Result, diff};
 
-use crate::client::wire;
+use crate::client::{Sent, apply_object, wire};
 use crate::context::Context;
 use crate::convert::group::{group_from_pod, pod};
 use crate::mirror::Holder;
@@ -38,30 +38,33 @@ impl K8sGroups {
         }
     }
 
-    /// Server-side apply of `group` (checked by a dry run first, unless configured off).
-    async fn send(&self, group: &ContainerGroup, dry_run: bool) -> Result<ContainerGroup> {
+    /// Sends `group` (see [`apply_object`]); `None` when creating found the name taken.
+    async fn send(
+        &self,
+        group: &ContainerGroup,
+        creating: bool,
+        dry_run: bool,
+    ) -> Result<Option<ContainerGroup>> {
         let name = group.name();
         let body = pod(group, &self.ctx.stamp)?;
-        let api = &self.ctx.pods;
-        let mut params = PatchParams::apply(crate::client::FIELD_MANAGER).force();
-        if dry_run || self.ctx.check_with_dry_run {
-            params.dry_run = true;
-            let checked = api
-                .patch(name, &params, &Patch::Apply(&body))
-                .await
-                .map_err(|e| wire(e, KIND, name))?;
-            if dry_run {
-                return group_from_pod(&checked);
-            }
-            params.dry_run = false;
-        }
-        let sent = api
-            .patch(name, &params, &Patch::Apply(&body))
-            .await
-            .map_err(|e| wire(e, KIND, name))?;
+        let sent = apply_object(
+            &self.ctx.pods,
+            name,
+            &body,
+            KIND,
+            creating,
+            dry_run,
+            self.ctx.check_with_dry_run,
+        )
+        .await?;
+        let Sent::Done(sent) = sent else {
+            return Ok(None);
+        };
         let object = group_from_pod(&sent)?;
-        self.ctx.groups.wrote(object.clone());
-        Ok(object)
+        if !dry_run {
+            self.ctx.groups.wrote(object.clone());
+        }
+        Ok(Some(object))
     }
 
     /// Deletes the pod and waits until it is gone (at most its grace period plus a minute).
@@ -96,14 +99,18 @@ impl K8sGroups {
         Ok(())
     }
 
-    /// The pod of this instance named `name`, read from the server.
-    async fn fetch(&self, name: &str) -> Result<Option<Pod>> {
-        let pod = self
-            .ctx
+    /// The pod named `name`, whoever owns it, read from the server.
+    async fn fetch_any(&self, name: &str) -> Result<Option<Pod>> {
+        self.ctx
             .pods
             .get_opt(name)
             .await
-            .map_err(|e| wire(e, KIND, name))?;
+            .map_err(|e| wire(e, KIND, name))
+    }
+
+    /// The pod of this instance named `name`, read from the server.
+    async fn fetch(&self, name: &str) -> Result<Option<Pod>> {
+        let pod = self.fetch_any(name).await?;
         Ok(pod.filter(|p| self.ctx.stamp.owns(p.metadata.labels.as_ref())))
     }
 }
@@ -121,21 +128,29 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
         desired.metadata = object.metadata.user_part();
         desired.metadata.stamp_owner(&self.ctx.stamp.instance);
         desired.status = None;
-        let current = match self.ctx.groups.holder(name) {
-            Some(Holder::Foreign) => return Err(Self::conflict(name)),
-            None => None,
-            Some(Holder::Ours) => match self.fetch(name).await? {
-                Some(p) => Some(group_from_pod(&p)?),
-                None => None,
-            },
-        };
-        let Some(current) = current else {
+        if self.ctx.groups.holder(name) == Some(Holder::Foreign) {
+            return Err(Self::conflict(name));
+        }
+        if self.ctx.groups.holder(name).is_none() {
             desired.metadata.generation = Some(1);
-            let created = self.send(&desired, options.dry_run).await?;
-            return Ok(ApplyOutcome {
-                object: created,
-                change: Change::Created,
-            });
+            if let Some(created) = self.send(&desired, true, options.dry_run).await? {
+                return Ok(ApplyOutcome {
+                    object: created,
+                    change: Change::Created,
+                });
+            }
+            // Taken meanwhile: ours (the watch lags) or someone else's.
+        }
+        let current = match self.fetch_any(name).await? {
+            Some(p) if self.ctx.stamp.owns(p.metadata.labels.as_ref()) => group_from_pod(&p)?,
+            Some(_) => return Err(Self::conflict(name)),
+            None => {
+                return Err(Error::Conflict {
+                    kind: KIND,
+                    name: name.to_owned(),
+                    reason: "the pod changed while it was applied; apply again".into(),
+                });
+            }
         };
         let fields = diff::changed_fields(&current, &desired);
         if fields.is_empty() {
@@ -153,7 +168,9 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
         });
         let object = if !spec_changed {
             // Labels and annotations of a pod can change in place.
-            self.send(&desired, options.dry_run).await?
+            self.send(&desired, false, options.dry_run)
+                .await?
+                .ok_or_else(|| Self::conflict(name))?
         } else if options.dry_run {
             let mut would = desired.clone();
             would.metadata.uid = current.metadata.uid.clone();
@@ -161,7 +178,9 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
         } else {
             self.remove(name, current.spec.termination_grace_period)
                 .await?;
-            self.send(&desired, false).await?
+            self.send(&desired, true, false)
+                .await?
+                .ok_or_else(|| Self::conflict(name))?
         };
         Ok(ApplyOutcome {
             object,

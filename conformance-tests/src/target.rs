@@ -33,6 +33,13 @@ pub trait Target: Send + Sync {
         Ok(())
     }
 
+    /// Whether the containers this engine starts really run their programs (write logs, exit,
+    /// answer probes). `Err` says why not (an engine whose nodes are simulated); the cases that
+    /// need it are then not run.
+    fn programs_run(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Makes this tars instance stop abruptly, as a crash of the process embedding it would
     /// (no cleanup, workloads left as they are), and starts a new instance on the same state;
     /// [`Target::backend`] returns the new one afterwards. `Err` says why the target cannot.

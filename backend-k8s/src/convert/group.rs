@@ -232,6 +232,8 @@ pub(crate) fn node_label(attribute: &str) -> &str {
         "hostname" => "kubernetes.io/hostname",
         "zone" => "topology.kubernetes.io/zone",
         "region" => "topology.kubernetes.io/region",
+        "os" => "kubernetes.io/os",
+        "arch" => "kubernetes.io/arch",
         other => other,
     }
 }

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use tars_api::api::{LogOptions, WatchEvent};
-use tars_api::capability::Feature;
+use tars_api::capability::{Feature, Support};
 use tars_api::conditions::{is_group_ready, is_group_running};
 use tars_api::group::{
-    Constraint, ConstraintOp, ContainerState, ContainerStatus, Probe, ProbeAction, SecretRef,
+    Constraint, ConstraintOp, ContainerState, ContainerStatus, GroupPhase, Probe, ProbeAction,
+    SecretRef,
 };
 use tars_api::{
     ApplyOptions, Container, ContainerGroup, ContainerGroupSpec, EnvVar, Error, RestartPolicy,
@@ -115,6 +116,10 @@ pub async fn group_adopted_across_tars_restart(t: &dyn Target) -> Outcome {
                 ));
             }
         }
+        if t.programs_run().is_err() {
+            delete_and_check_gone(t, name).await?;
+            return Ok(None);
+        }
         let first = backend
             .container_groups()
             .logs(name, "ticker", &LogOptions::default())
@@ -139,6 +144,9 @@ pub async fn group_adopted_across_tars_restart(t: &dyn Target) -> Outcome {
 /// A container that exits while no tars instance runs has its exit code collected by the next
 /// one and is restarted per its policy (here: OnFailure, exit 3).
 pub async fn group_ended_while_tars_down_is_restarted_per_policy(t: &dyn Target) -> Outcome {
+    if let Err(why) = t.programs_run() {
+        return Outcome::NotRun(why);
+    }
     let run = async {
         let name = "ended-while-down";
         // The first run exits 3 after a second; later runs keep going.
@@ -194,6 +202,9 @@ pub async fn group_ended_while_tars_down_is_restarted_per_policy(t: &dyn Target)
 
 /// A container whose liveness check fails is restarted.
 pub async fn liveness_failure_restarts_container(t: &dyn Target) -> Outcome {
+    if let Err(why) = t.programs_run() {
+        return Outcome::NotRun(why);
+    }
     let backend = t.backend();
     let run = async {
         let caps = caps(&*backend).await?;
@@ -231,6 +242,9 @@ pub async fn liveness_failure_restarts_container(t: &dyn Target) -> Outcome {
 
 /// A running group is not ready, and shows no endpoints, until its readiness check passes.
 pub async fn readiness_gates_ready_and_endpoints(t: &dyn Target) -> Outcome {
+    if let Err(why) = t.programs_run() {
+        return Outcome::NotRun(why);
+    }
     let backend = t.backend();
     let run = async {
         let name = "readiness";
@@ -283,6 +297,9 @@ pub async fn readiness_gates_ready_and_endpoints(t: &dyn Target) -> Outcome {
 
 /// A container that keeps failing is restarted with a growing delay (exponential backoff).
 pub async fn restart_backoff_grows(t: &dyn Target) -> Outcome {
+    if let Err(why) = t.programs_run() {
+        return Outcome::NotRun(why);
+    }
     let backend = t.backend();
     let run = async {
         let name = "backoff";
@@ -350,6 +367,9 @@ pub async fn second_tars_instance_on_same_state_refused(t: &dyn Target) -> Outco
 /// A secret reaches the container's environment, and its value appears nowhere else: not in
 /// the object or status tars returns, not in errors, not in tars' state.
 pub async fn secret_reaches_container_but_never_state_or_status(t: &dyn Target) -> Outcome {
+    if let Err(why) = t.programs_run() {
+        return Outcome::NotRun(why);
+    }
     let backend = t.backend();
     const SENTINEL: &str = "sentinel-7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c1e";
     let run = async {
@@ -445,6 +465,32 @@ pub async fn impossible_placement_refused(t: &dyn Target) -> Outcome {
                 field == "spec.placement.constraints[0]",
                 "refused at {field}, not spec.placement.constraints[0]"
             ),
+            // A cluster's scheduler places groups after they are accepted (nodes come and
+            // go): the group must then say that it cannot be placed, and never run.
+            Ok(_) if caps.get(Feature::PlacementConstraints) == Support::Native => {
+                let unschedulable = wait_for(
+                    backend.container_groups(),
+                    "placement-impossible",
+                    |o: Option<&ContainerGroup>| {
+                        o.and_then(|o| o.status.as_ref()).is_some_and(|s| {
+                            s.phase == GroupPhase::Pending
+                                && s.conditions.iter().any(|c| {
+                                    !c.status && c.reason.as_deref() == Some("Unschedulable")
+                                })
+                        })
+                    },
+                    Duration::from_secs(30),
+                    |_| {},
+                )
+                .await
+                .map_err(|e| {
+                    format!(
+                        "an impossible placement was accepted and not reported unschedulable: {e}"
+                    )
+                })?;
+                ensure!(unschedulable.is_some(), "the group vanished");
+                delete_and_check_gone(t, "placement-impossible").await?;
+            }
             other => return Err(format!("an impossible placement was accepted: {other:?}")),
         }
         let mut ok = fixtures::sleeper("placement-possible", "x");
