@@ -148,10 +148,15 @@ where
     let mut params = PatchParams::apply(FIELD_MANAGER).force();
     if creating || dry_run || check {
         params.dry_run = true;
-        let checked = api
-            .patch(name, &params, &Patch::Apply(body))
-            .await
-            .map_err(|e| wire(e, kind, name))?;
+        let checked = match api.patch(name, &params, &Patch::Apply(body)).await {
+            Ok(checked) => checked,
+            // Refused as a change of an object that exists (an immutable field, say)?
+            Err(e) if creating => match api.get_opt(name).await {
+                Ok(Some(_)) => return Ok(Sent::Exists),
+                _ => return Err(wire(e, kind, name)),
+            },
+            Err(e) => return Err(wire(e, kind, name)),
+        };
         if creating
             && checked
                 .meta()
@@ -171,4 +176,33 @@ where
         .await
         .map_err(|e| wire(e, kind, name))?;
     Ok(Sent::Done(sent))
+}
+
+/// Waits until no object named `name` exists (one being deleted is finished by Kubernetes),
+/// polling every 250 ms for at most `limit`.
+pub(crate) async fn wait_gone<K>(
+    api: &Api<K>,
+    name: &str,
+    kind: Kind,
+    limit: std::time::Duration,
+) -> Result<()>
+where
+    K: Resource + DeserializeOwned + Clone + std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match api.get_opt(name).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Ok(Some(_)) => {
+                return Err(Error::Timeout {
+                    operation: format!("deletion of {kind} {name}"),
+                    after: limit,
+                });
+            }
+            Err(e) => return Err(wire(e, kind, name)),
+        }
+    }
 }

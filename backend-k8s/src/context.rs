@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::apps::v1::{Deployment as K8sDeployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, Client};
-use tars_api::ContainerGroupSpec;
+use tars_api::{ContainerGroupSpec, DeploymentSpec};
 
 use crate::convert::{ServerInfo, Stamp};
 use crate::mirror::Mirror;
@@ -18,11 +19,15 @@ pub(crate) struct Context {
     pub(crate) check_with_dry_run: bool,
     pub(crate) pods: Api<Pod>,
     pub(crate) groups: Arc<Mirror<ContainerGroupSpec>>,
+    pub(crate) deployments_api: Api<K8sDeployment>,
+    pub(crate) replica_sets: Api<ReplicaSet>,
+    pub(crate) deployments: Arc<Mirror<DeploymentSpec>>,
 }
 
 impl Context {
     /// Ends the watches.
     pub(crate) fn stop(&self) {
         self.groups.stop();
+        self.deployments.stop();
     }
 }

@@ -14,15 +14,15 @@ use tars_api::api::{
 use tars_api::meta::Kind;
 use tars_api::{ContainerGroup, ContainerGroupSpec, Error, LabelSelector, Result, diff};
 
-use crate::client::{Sent, apply_object, wire};
+use crate::client::{Sent, apply_object, wait_gone, wire};
 use crate::context::Context;
 use crate::convert::group::{group_from_pod, pod};
 use crate::mirror::Holder;
 
 const KIND: Kind = Kind::ContainerGroup;
 
-/// How often a delete looks whether the pod is gone.
-const GONE_POLL: Duration = Duration::from_millis(250);
+/// How long an apply waits for a pod of the same name that is being deleted.
+const TERMINATING_LIMIT: Duration = Duration::from_secs(120);
 
 /// The container groups of a [`crate::K8sBackend`].
 pub(crate) struct K8sGroups {
@@ -78,23 +78,8 @@ impl K8sGroups {
             Err(kube::Error::Api(s)) if s.is_not_found() => {}
             Err(e) => return Err(wire(e, KIND, name)),
         }
-        let limit = grace + Duration::from_secs(60);
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            match self.ctx.pods.get_opt(name).await {
-                Ok(None) => break,
-                Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(GONE_POLL).await;
-                }
-                Ok(Some(_)) => {
-                    return Err(Error::Timeout {
-                        operation: format!("deletion of pod {name}"),
-                        after: limit,
-                    });
-                }
-                Err(e) => return Err(wire(e, KIND, name)),
-            }
-        }
+        self.ctx.groups.deleting(name);
+        wait_gone(&self.ctx.pods, name, KIND, grace + Duration::from_secs(60)).await?;
         self.ctx.groups.deleted(name);
         Ok(())
     }
@@ -108,10 +93,14 @@ impl K8sGroups {
             .map_err(|e| wire(e, KIND, name))
     }
 
-    /// The pod of this instance named `name`, read from the server.
+    /// The pod of this instance named `name`, read from the server; one being deleted is
+    /// gone already for tars.
     async fn fetch(&self, name: &str) -> Result<Option<Pod>> {
         let pod = self.fetch_any(name).await?;
-        Ok(pod.filter(|p| self.ctx.stamp.owns(p.metadata.labels.as_ref())))
+        Ok(pod.filter(|p| {
+            self.ctx.stamp.owns(p.metadata.labels.as_ref())
+                && p.metadata.deletion_timestamp.is_none()
+        }))
     }
 }
 
@@ -128,8 +117,14 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
         desired.metadata = object.metadata.user_part();
         desired.metadata.stamp_owner(&self.ctx.stamp.instance);
         desired.status = None;
-        if self.ctx.groups.holder(name) == Some(Holder::Foreign) {
-            return Err(Self::conflict(name));
+        match self.ctx.groups.holder(name) {
+            Some(Holder::Foreign) => return Err(Self::conflict(name)),
+            Some(Holder::Terminating) => {
+                // A delete of ours is being finished: the new group comes after it.
+                wait_gone(&self.ctx.pods, name, KIND, TERMINATING_LIMIT).await?;
+                self.ctx.groups.deleted(name);
+            }
+            _ => {}
         }
         if self.ctx.groups.holder(name).is_none() {
             desired.metadata.generation = Some(1);
@@ -190,7 +185,7 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
 
     async fn get(&self, name: &str) -> Result<ContainerGroup> {
         match self.fetch(name).await? {
-            Some(p) if p.metadata.owner_references.is_none() => group_from_pod(&p),
+            Some(p) => group_from_pod(&p),
             _ => Err(Error::NotFound {
                 kind: KIND,
                 name: name.to_owned(),
@@ -207,7 +202,7 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
         self.ctx.groups.synced().await?;
         match self.ctx.groups.holder(name) {
             Some(Holder::Foreign) => return Err(Self::conflict(name)),
-            None => {
+            None | Some(Holder::Terminating) => {
                 return Err(Error::NotFound {
                     kind: KIND,
                     name: name.to_owned(),

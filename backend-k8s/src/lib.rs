@@ -23,6 +23,7 @@ mod client;
 mod config;
 mod context;
 mod convert;
+mod deployments;
 mod groups;
 mod mirror;
 
@@ -32,14 +33,13 @@ use async_trait::async_trait;
 use kube::Api;
 use tars_api::capability::{Capabilities, Feature, Support};
 use tars_api::unsupported::UnsupportedApi;
-use tars_api::{
-    Backend, ContainerGroups, CronJobSpec, CronJobs, DeploymentSpec, Deployments, Result,
-};
+use tars_api::{Backend, ContainerGroups, CronJobSpec, CronJobs, Deployments, Result};
 
 pub use config::{DEFAULT_INSTANCE, K8sConfig};
 
 use context::Context;
 use convert::Stamp;
+use deployments::K8sDeployments;
 use groups::K8sGroups;
 use mirror::Mirror;
 
@@ -50,7 +50,7 @@ pub(crate) const BACKEND: &str = "k8s";
 pub struct K8sBackend {
     ctx: Arc<Context>,
     groups: K8sGroups,
-    deployments: UnsupportedApi<DeploymentSpec>,
+    deployments: Arc<K8sDeployments>,
     cron_jobs: UnsupportedApi<CronJobSpec>,
 }
 
@@ -76,6 +76,11 @@ impl K8sBackend {
         };
         let pods = Api::namespaced(client.clone(), &namespace);
         let groups = Mirror::start(pods.clone(), stamp.clone(), convert::group::group_from_pod);
+        let deployments_api = Api::namespaced(client.clone(), &namespace);
+        let replica_sets = Api::namespaced(client.clone(), &namespace);
+        let deployments = Mirror::start(deployments_api.clone(), stamp.clone(), |d| {
+            convert::deployment::deployment_from_k8s(d, &[])
+        });
         let ctx = Arc::new(Context {
             client,
             stamp,
@@ -83,6 +88,9 @@ impl K8sBackend {
             check_with_dry_run: !config.skip_dry_run,
             pods,
             groups,
+            deployments_api,
+            replica_sets,
+            deployments,
         });
         tracing::info!(
             backend = BACKEND,
@@ -92,11 +100,7 @@ impl K8sBackend {
         );
         Ok(K8sBackend {
             groups: K8sGroups { ctx: ctx.clone() },
-            deployments: UnsupportedApi::new(
-                Feature::Deployments,
-                BACKEND,
-                "not yet: apps/v1 Deployments come with the next change",
-            ),
+            deployments: K8sDeployments::new(ctx.clone()),
             cron_jobs: UnsupportedApi::new(
                 Feature::CronJobs,
                 BACKEND,
@@ -126,7 +130,7 @@ impl Backend for K8sBackend {
     }
 
     fn deployments(&self) -> &dyn Deployments {
-        &self.deployments
+        &*self.deployments
     }
 
     fn cron_jobs(&self) -> &dyn CronJobs {
@@ -134,6 +138,7 @@ impl Backend for K8sBackend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        self.deployments.stop();
         self.ctx.stop();
         Ok(())
     }
@@ -161,10 +166,20 @@ pub(crate) fn capabilities(server: &convert::ServerInfo) -> Capabilities {
             MemoryLimits,
             RestartPolicy,
         ])
+        .native(&[Deployments, RollingUpdate, Rollback, PauseResume, Scale])
         .with(
-            Deployments,
-            Support::Unsupported("not yet on this backend".into()),
+            Batches,
+            Support::Unsupported(
+                "Kubernetes Deployments roll by maxSurge/maxUnavailable; batch patterns are \
+                 not supported on this backend"
+                    .into(),
+            ),
         )
+        .with(
+            Gates,
+            Support::Unsupported("gates belong to batch patterns, which this backend lacks".into()),
+        )
+        .with(AutoRollback, Support::Emulated)
         .with(
             CronJobs,
             Support::Unsupported("not yet on this backend".into()),

@@ -34,11 +34,15 @@ pub(crate) enum Holder {
     Ours,
     /// Anything else: another tool, another tars instance.
     Foreign,
+    /// An object of this instance being deleted (Kubernetes finishes it in the background):
+    /// no longer listed or watched, as on every backend, but its name is not free yet.
+    Terminating,
 }
 
 struct Objects<S: Spec> {
     ours: BTreeMap<String, Object<S>>,
     foreign: BTreeSet<String>,
+    terminating: BTreeSet<String>,
 }
 
 /// The kind's objects as last seen by the watch.
@@ -66,6 +70,7 @@ impl<S: Spec> Mirror<S> {
             objects: Mutex::new(Objects {
                 ours: BTreeMap::new(),
                 foreign: BTreeSet::new(),
+                terminating: BTreeSet::new(),
             }),
             changes,
             synced,
@@ -75,27 +80,30 @@ impl<S: Spec> Mirror<S> {
         let task = tokio::spawn(async move {
             let mut events =
                 std::pin::pin!(watcher::watcher(api, watcher::Config::default()).default_backoff());
-            let mut listing: Option<(BTreeMap<String, Object<S>>, BTreeSet<String>)> = None;
+            let mut listing: Option<Listing<S>> = None;
             while let Some(event) = events.next().await {
                 let Some(mirror) = weak.upgrade() else { return };
                 match event {
-                    Ok(Event::Init) => listing = Some((BTreeMap::new(), BTreeSet::new())),
+                    Ok(Event::Init) => listing = Some(Listing::default()),
                     Ok(Event::InitApply(k)) => {
-                        if let Some((ours, foreign)) = listing.as_mut() {
+                        if let Some(l) = listing.as_mut() {
                             match classify(&k, &stamp, convert) {
                                 Seen::Ours(o) => {
-                                    ours.insert(o.metadata.name.clone(), *o);
+                                    l.ours.insert(o.metadata.name.clone(), *o);
                                 }
                                 Seen::Foreign(name) => {
-                                    foreign.insert(name);
+                                    l.foreign.insert(name);
+                                }
+                                Seen::Terminating(name) => {
+                                    l.terminating.insert(name);
                                 }
                                 Seen::Controlled => {}
                             }
                         }
                     }
                     Ok(Event::InitDone) => {
-                        if let Some((ours, foreign)) = listing.take() {
-                            mirror.replace(ours, foreign);
+                        if let Some(l) = listing.take() {
+                            mirror.replace(l);
                         }
                         let _ = synced_tx.send(true);
                     }
@@ -134,6 +142,8 @@ impl<S: Spec> Mirror<S> {
             Some(Holder::Ours)
         } else if objects.foreign.contains(name) {
             Some(Holder::Foreign)
+        } else if objects.terminating.contains(name) {
+            Some(Holder::Terminating)
         } else {
             None
         }
@@ -144,9 +154,15 @@ impl<S: Spec> Mirror<S> {
         self.upsert(object);
     }
 
-    /// Records what this instance just deleted.
+    /// Records what this instance just deleted (gone, or being finished by Kubernetes).
     pub(crate) fn deleted(&self, name: &str) {
         self.delete(name);
+    }
+
+    /// Records that this instance started deleting `name`.
+    pub(crate) fn deleting(&self, name: &str) {
+        self.delete(name);
+        self.lock().terminating.insert(name.to_owned());
     }
 
     /// Ends the watch.
@@ -176,6 +192,7 @@ impl<S: Spec> Mirror<S> {
                 }
                 objects.foreign.insert(name);
             }
+            Seen::Terminating(name) => self.deleting(&name),
             Seen::Controlled => {}
         }
     }
@@ -184,6 +201,7 @@ impl<S: Spec> Mirror<S> {
         let mut objects = self.lock();
         let name = object.metadata.name.clone();
         objects.foreign.remove(&name);
+        objects.terminating.remove(&name);
         let previous = objects.ours.get(&name);
         if previous.is_some_and(|p| {
             p.metadata.resource_version == object.metadata.resource_version
@@ -217,6 +235,7 @@ impl<S: Spec> Mirror<S> {
     fn delete(&self, name: &str) {
         let mut objects = self.lock();
         objects.foreign.remove(name);
+        objects.terminating.remove(name);
         if let Some(old) = objects.ours.remove(name) {
             let labels = old.metadata.labels.clone();
             let _ = self.changes.send(Change {
@@ -228,7 +247,12 @@ impl<S: Spec> Mirror<S> {
 
     /// A new listing (the first, or after the watch's position expired): the differences
     /// with what was known become changes.
-    fn replace(&self, ours: BTreeMap<String, Object<S>>, foreign: BTreeSet<String>) {
+    fn replace(&self, listing: Listing<S>) {
+        let Listing {
+            ours,
+            foreign,
+            terminating,
+        } = listing;
         let mut objects = self.lock();
         let old = std::mem::take(&mut objects.ours);
         for (name, o) in &old {
@@ -254,6 +278,7 @@ impl<S: Spec> Mirror<S> {
         }
         objects.ours = ours;
         objects.foreign = foreign;
+        objects.terminating = terminating;
     }
 }
 
@@ -280,14 +305,35 @@ impl<S: Spec> Source<S> for Mirror<S> {
     }
 }
 
+/// What a (re-)listing found.
+struct Listing<S: Spec> {
+    ours: BTreeMap<String, Object<S>>,
+    foreign: BTreeSet<String>,
+    terminating: BTreeSet<String>,
+}
+
+impl<S: Spec> Default for Listing<S> {
+    fn default() -> Self {
+        Listing {
+            ours: BTreeMap::new(),
+            foreign: BTreeSet::new(),
+            terminating: BTreeSet::new(),
+        }
+    }
+}
+
 /// What the watch saw.
 enum Seen<S: Spec> {
     /// An object of this instance.
     Ours(Box<Object<S>>),
+    /// An object of ours being deleted.
+    Terminating(String),
     /// A name held by someone else (or by an object stamped as ours that tars cannot read).
     Foreign(String),
-    /// An object another object controls (the pods of a ReplicaSet or a Job): its name is
-    /// generated, and it is not a tars object of this kind.
+    /// An object of someone else that another object controls (the pods of a foreign
+    /// ReplicaSet or Job): its name is generated and no apply of ours can collide with it.
+    /// (The replicas of our deployments and the runs of our cron jobs are ours: they carry
+    /// the stamp and their group spec, and show as groups, as on every backend.)
     Controlled,
 }
 
@@ -297,16 +343,20 @@ fn classify<K: Resource, S: Spec>(
     convert: fn(&K) -> Result<Object<S>>,
 ) -> Seen<S> {
     let meta = k.meta();
-    if meta
+    let controlled = meta
         .owner_references
         .as_ref()
-        .is_some_and(|r| r.iter().any(|r| r.controller == Some(true)))
-    {
-        return Seen::Controlled;
-    }
+        .is_some_and(|r| r.iter().any(|r| r.controller == Some(true)));
     let name = meta.name.clone().unwrap_or_default();
     if !stamp.owns(meta.labels.as_ref()) {
-        return Seen::Foreign(name);
+        return if controlled {
+            Seen::Controlled
+        } else {
+            Seen::Foreign(name)
+        };
+    }
+    if meta.deletion_timestamp.is_some() {
+        return Seen::Terminating(name);
     }
     match convert(k) {
         Ok(o) => Seen::Ours(Box::new(o)),

@@ -41,15 +41,47 @@ async fn connect_raw(url: &BackendUrl) -> Result<Arc<dyn Backend>> {
                 tars_backend_local::LocalBackend::open(config).await?,
             ))
         }
+        #[cfg(feature = "k8s")]
+        BackendUrl::K8s {
+            context,
+            namespace,
+            state,
+            instance,
+        } => {
+            let mut config = tars_backend_k8s::K8sConfig::new();
+            if let Some(c) = context {
+                config = config.context(c);
+            }
+            if let Some(ns) = namespace {
+                config = config.namespace(ns);
+            }
+            if let Some(dir) = state {
+                config = config.state_dir(dir);
+            }
+            if let Some(i) = instance {
+                config = config.instance(i);
+            }
+            Ok(Arc::new(
+                tars_backend_k8s::K8sBackend::connect(config).await?,
+            ))
+        }
+        #[allow(unreachable_patterns)]
         other => Err(not_built(other.scheme())),
     }
 }
 
 fn not_built(scheme: &str) -> Error {
-    let available = if cfg!(feature = "local") {
-        "local"
+    let built: Vec<&str> = [
+        ("local", cfg!(feature = "local")),
+        ("k8s", cfg!(feature = "k8s")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let available = if built.is_empty() {
+        "none".to_owned()
     } else {
-        "none"
+        built.join(", ")
     };
     Error::invalid(
         "url.scheme",
@@ -66,12 +98,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_backend_not_built_in_names_its_feature() {
-        let e = connect("k8s://?context=kind")
+        let e = connect("mesos://127.0.0.1:5050")
             .await
             .err()
             .expect("not built");
         assert_eq!(e.field(), Some("url.scheme"));
-        assert!(e.to_string().contains("`k8s` cargo feature"), "{e}");
+        assert!(e.to_string().contains("`mesos` cargo feature"), "{e}");
     }
 
     #[cfg(feature = "local")]

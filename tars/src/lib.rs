@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Backends are chosen by URL ([`connect`]) or built from their typed configuration; each is
-//! behind a cargo feature (`local`, on by default).
+//! behind a cargo feature (`local`, on by default; `k8s`).
 #![forbid(unsafe_code)]
 
 mod connect;
@@ -30,6 +30,10 @@ pub use tars_engine::wait;
 /// The embedded backend.
 #[cfg(feature = "local")]
 pub use tars_backend_local as local;
+
+/// The Kubernetes backend.
+#[cfg(feature = "k8s")]
+pub use tars_backend_k8s as k8s;
 
 /// The README's code samples, compiled as doctests so they stay true.
 #[doc = include_str!("../../README.md")]

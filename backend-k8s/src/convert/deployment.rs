@@ -142,7 +142,8 @@ fn revision_of(m: &K8sMeta) -> Option<u64> {
 /// The tars deployment an apps/v1 Deployment shows, given its ReplicaSets.
 ///
 /// `current_revision` (the last revision whose rollout completed): the Deployment's revision
-/// when `Progressing` says `NewReplicaSetAvailable`; otherwise the newest older ReplicaSet
+/// when `Progressing` says `NewReplicaSetAvailable` or the rollout is complete by the
+/// replica counts; otherwise the newest older ReplicaSet
 /// that still has available replicas (what the rollout is replacing); otherwise the newest
 /// older revision; 0 when there is none.
 #[cfg_attr(not(test), allow(dead_code))]
@@ -154,9 +155,18 @@ pub(crate) fn deployment_from_k8s(
     let revision = revision_of(&d.metadata).unwrap_or(0);
     let s = d.status.clone().unwrap_or_default();
     let k8s_conditions = s.conditions.unwrap_or_default();
+    // Complete as `kubectl rollout status` decides (the Progressing condition exists only
+    // with a progress deadline): the controller saw this generation, and every replica is
+    // updated and available, with none of an older revision left.
+    let spec_replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let complete = k8s_conditions
         .iter()
-        .any(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("NewReplicaSetAvailable"));
+        .any(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("NewReplicaSetAvailable"))
+        || (s.observed_generation.is_some()
+            && s.observed_generation == d.metadata.generation
+            && s.updated_replicas.unwrap_or(0) == spec_replicas
+            && s.replicas.unwrap_or(0) == spec_replicas
+            && s.available_replicas.unwrap_or(0) == spec_replicas);
     let older = || {
         replica_sets
             .iter()

@@ -129,6 +129,36 @@ async fn unsupported(backend: &dyn Backend) -> Option<Outcome> {
     )
 }
 
+/// `Some(outcome)` when the backend does not offer the strategy `feature` (batches): a
+/// deployment using it must then be refused with `Unsupported`.
+async fn unsupported_strategy(backend: &dyn Backend, feature: Feature) -> Option<Outcome> {
+    let caps = match caps(backend).await {
+        Ok(c) => c,
+        Err(e) => return Some(Outcome::Fail(e)),
+    };
+    if caps.supports(feature) {
+        return None;
+    }
+    let mut d = deployment("refused-strategy", 2, "v1");
+    d.spec.strategy = Strategy::Batches {
+        pattern: BatchPattern(vec![50, 50]),
+        pause_between: Duration::ZERO,
+        gate: Gate::None,
+    };
+    Some(
+        match backend
+            .deployments()
+            .apply(&d, ApplyOptions::default())
+            .await
+        {
+            Err(Error::Unsupported { reason, .. }) => Outcome::Unsupported(reason),
+            other => Outcome::Fail(format!(
+                "{feature:?} declared unsupported, but apply returned {other:?}"
+            )),
+        },
+    )
+}
+
 async fn apply_d(backend: &dyn Backend, d: &Deployment) -> Result<Deployment, String> {
     backend
         .deployments()
@@ -416,6 +446,9 @@ pub async fn deployment_batches_canary_gate(t: &dyn Target) -> Outcome {
     if let Some(o) = unsupported(&*backend).await {
         return o;
     }
+    if let Some(o) = unsupported_strategy(&*backend, Feature::Batches).await {
+        return o;
+    }
     let run = async {
         let mut d = deployment("canary", 4, "v1");
         d.spec.strategy = Strategy::Batches {
@@ -534,6 +567,10 @@ pub async fn deployment_deadline_auto_rollback(t: &dyn Target) -> Outcome {
     let backend = t.backend();
     if let Some(o) = unsupported(&*backend).await {
         return o;
+    }
+    // The new revision must never become ready: its readiness check has to run and fail.
+    if let Err(why) = t.programs_run() {
+        return Outcome::NotRun(why);
     }
     let run =
         async {
