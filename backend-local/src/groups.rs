@@ -322,18 +322,6 @@ fn tail(text: &str, n: usize) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tail_keeps_the_last_lines() {
-        assert_eq!(tail("a\nb\nc\n", 2), "b\nc\n");
-        assert_eq!(tail("a\nb\n", 5), "a\nb\n");
-        assert_eq!(tail("", 3), "");
-    }
-}
-
 /// Stops the supervisor of a group being deleted, then removes its records.
 async fn finish_delete(
     shared: Arc<Shared>,
@@ -382,5 +370,17 @@ async fn replace_incarnation(shared: Arc<Shared>, object: ContainerGroup, old: O
             entry.object.clone(),
             None,
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(tail("a\nb\n", 5), "a\nb\n");
+        assert_eq!(tail("", 3), "");
     }
 }
