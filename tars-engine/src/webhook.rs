@@ -74,7 +74,8 @@ impl Webhook {
 impl EventHook for Webhook {
     fn emit(&self, event: &Event) {
         if self.tx.try_send(event.clone()).is_err() {
-            metrics::counter!("tars_events_dropped_total", "event" => event.name()).increment(1);
+            metrics::counter!(crate::metrics::EVENTS_DROPPED_TOTAL, "event" => event.name())
+                .increment(1);
             tracing::warn!(
                 event = event.name(),
                 "event queue full or closed; event dropped"
@@ -101,7 +102,7 @@ async fn deliver(
             };
             match error {
                 None => {
-                    metrics::counter!("tars_events_delivered_total", "event" => event.name())
+                    metrics::counter!(crate::metrics::EVENTS_DELIVERED_TOTAL, "event" => event.name())
                         .increment(1);
                     break;
                 }
@@ -112,7 +113,7 @@ async fn deliver(
                     attempt += 1;
                 }
                 Some(e) => {
-                    metrics::counter!("tars_events_failed_total", "event" => event.name())
+                    metrics::counter!(crate::metrics::EVENTS_FAILED_TOTAL, "event" => event.name())
                         .increment(1);
                     tracing::warn!(event = event.name(), attempts = attempt, error = %e, "webhook delivery failed");
                     break;
