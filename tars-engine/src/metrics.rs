@@ -92,3 +92,142 @@ pub(crate) fn seconds_between(earlier: jiff::Timestamp, later: jiff::Timestamp) 
 pub fn set_objects(backend: &str, kind: &'static str, count: usize) {
     metrics::gauge!(OBJECTS, "backend" => backend.to_owned(), "kind" => kind).set(count as f64);
 }
+
+/// Rewrites metrics in the Prometheus text format (as `metrics-exporter-prometheus` renders
+/// them) as InfluxDB line protocol, one line per sample, all at `timestamp_ns`: the sample's
+/// name is the measurement, its labels are tags, its value the float field `value`
+/// (`tars_cron_runs_total,outcome=failed value=1 1700000000000000000`). Comments, blank lines
+/// and non-finite values (which line protocol cannot carry) are left out. Both formats are
+/// ingestible by Telegraf.
+pub fn prometheus_to_line_protocol(text: &str, timestamp_ns: i64) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, labels, rest)) = split_sample(line) else {
+            continue;
+        };
+        let Some(value) = rest
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+        else {
+            continue;
+        };
+        out.push_str(&escape(name, ", "));
+        for (k, v) in labels {
+            if v.is_empty() {
+                continue;
+            }
+            out.push(',');
+            out.push_str(&escape(&k, ",= "));
+            out.push('=');
+            out.push_str(&escape(&v, ",= "));
+        }
+        out.push_str(&format!(" value={value:?} {timestamp_ns}\n"));
+    }
+    out
+}
+
+/// `name{a="x",b="y"} rest` → (`name`, [(a, x), (b, y)], `rest`).
+fn split_sample(line: &str) -> Option<(&str, Vec<(String, String)>, &str)> {
+    let Some(open) = line.find('{') else {
+        let (name, rest) = line.split_once(char::is_whitespace)?;
+        return Some((name, Vec::new(), rest));
+    };
+    let name = &line[..open];
+    let mut labels = Vec::new();
+    let mut chars = line[open + 1..].char_indices();
+    let base = open + 1;
+    loop {
+        // A label name up to `=`, or the end of the set.
+        let mut key = String::new();
+        let end = loop {
+            let (i, c) = chars.next()?;
+            match c {
+                '}' => break Some(i),
+                '=' => break None,
+                ',' | ' ' => {}
+                c => key.push(c),
+            }
+        };
+        if let Some(i) = end {
+            return Some((name, labels, &line[base + i + 1..]));
+        }
+        if chars.next()?.1 != '"' {
+            return None;
+        }
+        let mut value = String::new();
+        loop {
+            let (_, c) = chars.next()?;
+            match c {
+                '"' => break,
+                '\\' => match chars.next()?.1 {
+                    'n' => value.push('\n'),
+                    c => value.push(c),
+                },
+                c => value.push(c),
+            }
+        }
+        labels.push((key, value));
+    }
+}
+
+/// Backslash before each of `special`; newlines become spaces.
+fn escape(s: &str, special: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\n' {
+            out.push_str("\\ ");
+        } else {
+            if special.contains(c) || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_becomes_line_protocol() {
+        let text = "# HELP tars_cron_runs_total runs\n\
+            # TYPE tars_cron_runs_total counter\n\
+            tars_cron_runs_total{outcome=\"failed\"} 2\n\
+            tars_objects{backend=\"local\",kind=\"CronJob\"} 1\n\
+            tars_cron_lateness_seconds_bucket{le=\"+Inf\"} 3\n\
+            tars_cron_lateness_seconds_sum 0.015\n\
+            tars_odd{reason=\"a, b=\\\"c\\\"\"} 1\n\
+            tars_quantile{quantile=\"0.99\"} NaN\n\
+            \n";
+        let lines = prometheus_to_line_protocol(text, 42);
+        assert_eq!(
+            lines,
+            "tars_cron_runs_total,outcome=failed value=2.0 42\n\
+             tars_objects,backend=local,kind=CronJob value=1.0 42\n\
+             tars_cron_lateness_seconds_bucket,le=+Inf value=3.0 42\n\
+             tars_cron_lateness_seconds_sum value=0.015 42\n\
+             tars_odd,reason=a\\,\\ b\\=\"c\" value=1.0 42\n"
+        );
+    }
+
+    #[test]
+    fn every_histogram_is_a_documented_metric_and_names_are_unique() {
+        for h in HISTOGRAMS {
+            assert!(ALL.contains(h), "{h}");
+            assert!(h.ends_with("_seconds"), "{h}");
+        }
+        let mut names = ALL.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        assert!(ALL.iter().all(|n| n.starts_with("tars_")));
+    }
+}
