@@ -12,6 +12,9 @@ use tars_api::events::{Event, EventHook};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// The URL type [`Webhook::spawn`] takes (reqwest's).
+pub use reqwest::Url;
+
 /// How a [`Webhook`] queues and retries.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
