@@ -132,8 +132,11 @@ pub fn prometheus_to_line_protocol(text: &str, timestamp_ns: i64) -> String {
     out
 }
 
+/// A sample's labels, as (name, value) pairs.
+type Labels = Vec<(String, String)>;
+
 /// `name{a="x",b="y"} rest` → (`name`, [(a, x), (b, y)], `rest`).
-fn split_sample(line: &str) -> Option<(&str, Vec<(String, String)>, &str)> {
+fn split_sample(line: &str) -> Option<(&str, Labels, &str)> {
     let Some(open) = line.find('{') else {
         let (name, rest) = line.split_once(char::is_whitespace)?;
         return Some((name, Vec::new(), rest));

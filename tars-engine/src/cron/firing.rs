@@ -133,7 +133,7 @@ impl Core {
         };
         if due.missed_count > 0 {
             metrics::counter!(CRON_MISSED_SLOTS_TOTAL, "reason" => label)
-                .increment(u64::from(due.missed_count));
+                .increment(due.missed_count);
         }
         for slot in &due.missed {
             let base = naming::base_name(name, Origin::Slot, *slot);
