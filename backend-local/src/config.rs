@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use tars_api::events::{EventHook, EventHooks};
 use tars_api::{Error, Result};
 
 /// Instance id used when none is given.
@@ -19,6 +20,7 @@ pub struct LocalConfig {
     instance: String,
     secrets_dir: Option<PathBuf>,
     address: String,
+    hooks: EventHooks,
 }
 
 impl LocalConfig {
@@ -29,7 +31,22 @@ impl LocalConfig {
             instance: DEFAULT_INSTANCE.to_owned(),
             secrets_dir: None,
             address: "127.0.0.1".to_owned(),
+            hooks: EventHooks::new(),
         }
+    }
+
+    /// Sends the events of rollouts and cron runs (`RolloutFailed`, `RolledBack`,
+    /// `CronRunFailed`, `CronRunMissed`, ...) to `hook` too, e.g. a
+    /// `tars_engine::webhook::Webhook` (builder style; call again to add more hooks). The
+    /// engines call it on their own tasks and never wait for it.
+    pub fn event_hook(mut self, hook: std::sync::Arc<dyn EventHook>) -> Self {
+        self.hooks = self.hooks.with(hook);
+        self
+    }
+
+    /// The event hooks.
+    pub fn event_hooks(&self) -> &EventHooks {
+        &self.hooks
     }
 
     /// Sets the instance id stamped on every object (builder style).

@@ -12,8 +12,8 @@ use tars_api::meta::Kind;
 use tars_api::{
     ContainerGroup, CronJob, CronJobSpec, CronRun, Error, LabelSelector, ObjectMeta, Result, diff,
 };
-use tars_engine::cron::CronEngine;
 use tars_engine::cron::state::JOBS;
+use tars_engine::cron::{CronConfig, CronEngine};
 use tars_engine::driver::ApiDriver;
 use tars_engine::store::decode;
 
@@ -39,10 +39,11 @@ impl LocalCronJobs {
     /// instance owns.
     pub(crate) fn start(shared: Arc<Shared>, groups: Arc<LocalGroups>) -> Result<Self> {
         let instance = shared.config.instance_id().to_owned();
-        let engine = CronEngine::start(
+        let engine = CronEngine::start_with(
             Arc::new(ApiDriver::new(groups)),
             shared.db.clone(),
             Box::new(move |job: &CronJob| job.metadata.is_owned_by(&instance)),
+            CronConfig::new(crate::BACKEND).hooks(shared.config.event_hooks().clone()),
         )?;
         Ok(LocalCronJobs { shared, engine })
     }

@@ -27,7 +27,8 @@ pub struct LocalDeployments {
 impl LocalDeployments {
     /// Resumes the deployments stored in `shared.db` and drives them through `groups`.
     pub(crate) fn start(shared: &Shared, groups: Arc<LocalGroups>) -> Result<Self> {
-        let config = EngineConfig::new(BACKEND, shared.config.instance_id());
+        let config = EngineConfig::new(BACKEND, shared.config.instance_id())
+            .hooks(shared.config.event_hooks().clone());
         let engine =
             RolloutEngine::start(Arc::new(ApiDriver::new(groups)), shared.db.clone(), config)?;
         Ok(LocalDeployments { engine })

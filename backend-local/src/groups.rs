@@ -169,6 +169,7 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
                             supervisor: Some(supervisor),
                         },
                     );
+                    count_groups(objects.len());
                     self.shared.emit(WatchEvent::Added(desired.clone()), None);
                     (Change::Created, desired, None)
                 }
@@ -252,7 +253,12 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
     }
 
     async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
-        let entry = self.shared.objects().remove(name);
+        let entry = {
+            let mut objects = self.shared.objects();
+            let entry = objects.remove(name);
+            count_groups(objects.len());
+            entry
+        };
         let Some(entry) = entry else {
             if self.foreign(name)? {
                 return Err(Self::conflict(name));
@@ -322,6 +328,11 @@ fn tail(text: &str, n: usize) -> String {
     out
 }
 
+/// Sets the [`tars_engine::metrics::OBJECTS`] gauge of groups.
+pub(crate) fn count_groups(count: usize) {
+    tars_engine::metrics::set_objects(BACKEND, "ContainerGroup", count);
+}
+
 /// Stops the supervisor of a group being deleted, then removes its records.
 async fn finish_delete(
     shared: Arc<Shared>,
@@ -334,7 +345,10 @@ async fn finish_delete(
         if !left.is_empty() {
             // Put it back: it is not gone, and deleting its record would orphan processes.
             let pids = format!("{left:?}");
-            shared.objects().insert(name.clone(), entry);
+            let mut objects = shared.objects();
+            objects.insert(name.clone(), entry);
+            count_groups(objects.len());
+            drop(objects);
             return Err(Error::backend(
                 BACKEND,
                 format!("processes {pids} of group {name} survived SIGKILL"),

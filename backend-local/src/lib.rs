@@ -92,6 +92,7 @@ impl LocalBackend {
         let store = store::Store::open(config.state_dir(), db.clone())?;
         let shared = Arc::new(Shared::new(config, store, db, http));
         recover(&shared).await?;
+        groups::count_groups(shared.objects().len());
         let groups = Arc::new(LocalGroups {
             shared: shared.clone(),
         });

@@ -59,7 +59,7 @@ pub enum Event {
         deployment: String,
         /// The revision left.
         from: u64,
-        /// The revision whose template is running again.
+        /// The new revision that carries the earlier template (a rollback renumbers it).
         to: u64,
         /// Why (`manual`, `auto-rollback: ProgressDeadlineExceeded`).
         reason: String,
@@ -169,6 +169,11 @@ impl EventHooks {
         self
     }
 
+    /// True when there is no hook (the engines then build no event at all).
+    pub fn is_empty(&self) -> bool {
+        self.hooks.is_empty()
+    }
+
     /// Sends `event` to every hook.
     pub fn emit(&self, event: &Event) {
         for hook in &self.hooks {
@@ -176,6 +181,20 @@ impl EventHooks {
         }
     }
 }
+
+/// The same hooks (the same `Arc`s, in the same order).
+impl PartialEq for EventHooks {
+    fn eq(&self, other: &Self) -> bool {
+        self.hooks.len() == other.hooks.len()
+            && self
+                .hooks
+                .iter()
+                .zip(&other.hooks)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+impl Eq for EventHooks {}
 
 impl fmt::Debug for EventHooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,6 +9,7 @@
 pub mod cron;
 pub mod driver;
 pub mod layer;
+pub mod metrics;
 pub mod rollout;
 pub mod store;
 pub mod wait;

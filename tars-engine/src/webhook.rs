@@ -12,6 +12,9 @@ use tars_api::events::{Event, EventHook};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// The URL type [`Webhook::spawn`] takes (reqwest's).
+pub use reqwest::Url;
+
 /// How a [`Webhook`] queues and retries.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
@@ -74,7 +77,8 @@ impl Webhook {
 impl EventHook for Webhook {
     fn emit(&self, event: &Event) {
         if self.tx.try_send(event.clone()).is_err() {
-            metrics::counter!("tars_events_dropped_total", "event" => event.name()).increment(1);
+            metrics::counter!(crate::metrics::EVENTS_DROPPED_TOTAL, "event" => event.name())
+                .increment(1);
             tracing::warn!(
                 event = event.name(),
                 "event queue full or closed; event dropped"
@@ -101,7 +105,7 @@ async fn deliver(
             };
             match error {
                 None => {
-                    metrics::counter!("tars_events_delivered_total", "event" => event.name())
+                    metrics::counter!(crate::metrics::EVENTS_DELIVERED_TOTAL, "event" => event.name())
                         .increment(1);
                     break;
                 }
@@ -112,7 +116,7 @@ async fn deliver(
                     attempt += 1;
                 }
                 Some(e) => {
-                    metrics::counter!("tars_events_failed_total", "event" => event.name())
+                    metrics::counter!(crate::metrics::EVENTS_FAILED_TOTAL, "event" => event.name())
                         .increment(1);
                     tracing::warn!(event = event.name(), attempts = attempt, error = %e, "webhook delivery failed");
                     break;

@@ -323,3 +323,64 @@ async fn a_dry_run_shows_the_revision_and_fields_and_changes_nothing() {
     assert_eq!(engine.history("web").expect("history").len(), 1);
     assert_eq!(engine.get("web").expect("get").metadata.generation, Some(1));
 }
+
+/// Keeps every event it is given.
+#[derive(Default)]
+struct Recording(Mutex<Vec<tars_api::events::Event>>);
+
+impl tars_api::events::EventHook for Recording {
+    fn emit(&self, event: &tars_api::events::Event) {
+        self.0.lock().expect("lock").push(event.clone());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_get_each_rollout_and_a_manual_rollback_with_their_revisions() {
+    use tars_api::events::{Event, EventHooks};
+
+    let store = Arc::new(MemoryStore::new());
+    let driver = FakeDriver::new(store.clone());
+    let hook = Arc::new(Recording::default());
+    let mut config = EngineConfig::new("fake", "test").hooks(EventHooks::new().with(hook.clone()));
+    config.active_tick = Duration::from_millis(10);
+    let engine = RolloutEngine::start(driver.clone(), store.clone(), config).expect("start");
+    for version in ["v1", "v2"] {
+        engine
+            .apply(&deployment(2, version), ApplyOptions::default())
+            .expect("apply");
+        wait(&engine, "complete", complete).await;
+    }
+    engine.rollback("web", None).expect("rollback");
+    wait(&engine, "revision 3 complete", |d| {
+        complete(d) && d.status.as_ref().is_some_and(|s| s.revision == 3)
+    })
+    .await;
+    engine.delete("web", None).await.expect("delete");
+
+    let events = hook.0.lock().expect("lock").clone();
+    let started = |revision| Event::RolloutStarted {
+        deployment: "web".into(),
+        revision,
+    };
+    let done = |revision| Event::RolloutComplete {
+        deployment: "web".into(),
+        revision,
+    };
+    assert_eq!(
+        events,
+        [
+            started(1),
+            done(1),
+            started(2),
+            done(2),
+            Event::RolledBack {
+                deployment: "web".into(),
+                from: 2,
+                to: 3,
+                reason: "manual".into()
+            },
+            started(3),
+            done(3),
+        ]
+    );
+}

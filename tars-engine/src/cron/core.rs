@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use tars_api::events::{Event, EventHooks};
 use tars_api::{
     ConcurrencyPolicy, ContainerGroup, CronJob, CronJobStatus, CronRun, Error, Result, RunOutcome,
     Schedule,
@@ -106,6 +107,8 @@ pub(super) struct Step {
     /// Record keys of runs this step made active, forgotten again if the write fails.
     pub(super) begun: Vec<String>,
     pub(super) prune: BTreeSet<String>,
+    /// Events for the hooks, sent once the step is durable (none are built without hooks).
+    pub(super) events: Vec<Event>,
 }
 
 /// All jobs and runs of one engine.
@@ -124,6 +127,11 @@ pub struct Core {
     /// Jobs whose status changed since the caller last drained this.
     pub(super) changed: BTreeSet<String>,
     schedules: Schedules,
+    /// Receive the runs' events; when empty, no event is built.
+    pub(super) hooks: EventHooks,
+    /// Set while [`Core::prepare`] plans runs ahead: their lateness is measured when their
+    /// groups are started, not when they are planned.
+    pub(super) preparing: bool,
 }
 
 pub(super) fn not_found(name: &str) -> Error {
@@ -161,6 +169,8 @@ impl Core {
             version: 0,
             changed: BTreeSet::new(),
             schedules: Schedules::default(),
+            hooks: EventHooks::new(),
+            preparing: false,
         };
         let mut states: HashMap<String, JobState> = HashMap::new();
         for (name, bytes) in core.store.scan(STATE, "")? {
@@ -253,6 +263,19 @@ impl Core {
                     self.children.remove(p);
                 }
             }
+        }
+    }
+
+    /// Sends the runs' events (started, succeeded, failed, missed) to `hooks` from now on.
+    pub fn set_hooks(&mut self, hooks: EventHooks) {
+        self.hooks = hooks;
+    }
+
+    /// Queues `event` in `step` when there are hooks; `make` is not called otherwise, so
+    /// that without hooks the firing path builds nothing.
+    pub(super) fn event(&self, step: &mut Step, make: impl FnOnce() -> Event) {
+        if !self.hooks.is_empty() {
+            step.events.push(make());
         }
     }
 
@@ -492,6 +515,9 @@ impl Core {
         }
         if let Err(e) = self.store.write(prune) {
             tracing::warn!(error = %e, "could not prune cron history");
+        }
+        for event in &step.events {
+            self.hooks.emit(event);
         }
         Ok(step.effects)
     }

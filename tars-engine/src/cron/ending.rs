@@ -16,6 +16,8 @@ use super::core::{Core, Effect, Step, Timer};
 use super::naming::Origin;
 use super::plan;
 use super::state::{RUNS, STATE};
+use crate::metrics::{CRON_RUN_DURATION_SECONDS, CRON_RUNS_TOTAL, seconds_between};
+use tars_api::events::Event;
 
 impl Core {
     /// A run's attempt ended: retried when it failed and retries are left, recorded as final
@@ -46,9 +48,38 @@ impl Core {
         }
         let run = &mut active.stored.run;
         run.exit_code = exit_code;
-        if !succeeded
-            && let Some(at) = plan::retry_at(spec.retries, spec.retry_backoff, run.attempt, now)
-        {
+        let took = run.started_at.map_or(0.0, |s| seconds_between(s, now));
+        let retry_at = if succeeded {
+            None
+        } else {
+            plan::retry_at(spec.retries, spec.retry_backoff, run.attempt, now)
+        };
+        let outcome = match (succeeded, retry_at.is_some()) {
+            (true, _) => "succeeded",
+            (false, true) => "retried",
+            (false, false) => "failed",
+        };
+        metrics::counter!(CRON_RUNS_TOTAL, "outcome" => outcome).increment(1);
+        metrics::histogram!(CRON_RUN_DURATION_SECONDS, "outcome" => outcome).record(took);
+        let (slot, attempt) = (run.slot, run.attempt);
+        if !self.hooks.is_empty() {
+            step.events.push(if succeeded {
+                Event::CronRunSucceeded {
+                    job: name.clone(),
+                    slot,
+                }
+            } else {
+                Event::CronRunFailed {
+                    job: name.clone(),
+                    slot,
+                    attempt,
+                    final_attempt: retry_at.is_none(),
+                    exit_code,
+                    reason: reason.clone(),
+                }
+            });
+        }
+        if let Some(at) = retry_at {
             run.reason = Some(format!(
                 "attempt {} failed: {reason}; retrying at {at}",
                 run.attempt

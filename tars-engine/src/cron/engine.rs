@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
+use tars_api::events::EventHooks;
 use tars_api::selector::Requirement;
 use tars_api::{CronJob, CronJobSpec, CronRun, LabelSelector, Result, WatchEvent, WatchStream};
 use tokio::sync::{Notify, broadcast};
@@ -31,8 +32,35 @@ const WATCH_BATCH: usize = 4096;
 /// How long to wait before watching the run groups again after the watch failed.
 const REWATCH_DELAY: Duration = Duration::from_secs(1);
 
+/// Options of a [`CronEngine`] beyond its driver and store.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CronConfig {
+    /// The backend's name, the `backend` label of the [`crate::metrics::OBJECTS`] gauge.
+    pub backend: String,
+    /// Receive the runs' events (started, succeeded, failed, missed); none by default.
+    pub hooks: EventHooks,
+}
+
+impl CronConfig {
+    /// No hook, for backend `backend`.
+    pub fn new(backend: impl Into<String>) -> Self {
+        CronConfig {
+            backend: backend.into(),
+            hooks: EventHooks::new(),
+        }
+    }
+
+    /// Sends the runs' events to `hooks` (builder style).
+    pub fn hooks(mut self, hooks: EventHooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+}
+
 pub(crate) struct Inner {
     core: Mutex<Core>,
+    backend: String,
     driver: Arc<dyn GroupDriver>,
     wake: Notify,
     pub(crate) events: broadcast::Sender<Event>,
@@ -102,9 +130,14 @@ impl Inner {
         });
     }
 
-    /// Hands out the effects of runs prepared ahead, at their instant: a run that ended
+    /// Sets the [`crate::metrics::OBJECTS`] gauge of cron jobs.
+    fn count_objects(&self, count: usize) {
+        crate::metrics::set_objects(&self.backend, "CronJob", count);
+    }
+
+    /// Hands out the effects of runs prepared ahead for the slot at `at`: a run that ended
     /// meanwhile (its job deleted, say) is not started.
-    fn release(self: &Arc<Self>, mut effects: Vec<Effect>) {
+    fn release(self: &Arc<Self>, at: Timestamp, mut effects: Vec<Effect>) {
         {
             let core = self.lock();
             effects.retain(|e| match e {
@@ -115,6 +148,15 @@ impl Inner {
         if effects.is_empty() {
             return;
         }
+        // Prepared runs are first attempts of the slot at `at`, started now.
+        let starts = effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Start(_)))
+            .count();
+        metrics::histogram!(crate::metrics::CRON_LATENESS_SECONDS).record_many(
+            crate::metrics::seconds_between(at, Timestamp::now()),
+            starts,
+        );
         // Prepared effects are starts of distinct groups: spread over the runtime's threads.
         // The watch of the run groups waits until they are all handed to the driver: their
         // ends can be recorded a few milliseconds later, their starts are due now.
@@ -215,15 +257,28 @@ fn run_selector() -> LabelSelector {
 
 impl CronEngine {
     /// Loads the jobs of `store` for which `keep` holds (those of this tars instance) and
-    /// starts scheduling them. Must run inside a tokio runtime.
+    /// starts scheduling them, without hooks. Must run inside a tokio runtime.
     pub fn start(
         driver: Arc<dyn GroupDriver>,
         store: Arc<dyn Store>,
         keep: Keep,
     ) -> Result<CronEngine> {
-        let core = Core::load(store, Timestamp::now(), &*keep)?;
+        Self::start_with(driver, store, keep, CronConfig::new("cron"))
+    }
+
+    /// [`CronEngine::start`] with `config`'s backend name and hooks.
+    pub fn start_with(
+        driver: Arc<dyn GroupDriver>,
+        store: Arc<dyn Store>,
+        keep: Keep,
+        config: CronConfig,
+    ) -> Result<CronEngine> {
+        let mut core = Core::load(store, Timestamp::now(), &*keep)?;
+        core.set_hooks(config.hooks);
+        let jobs = core.len();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let inner = Arc::new(Inner {
+            backend: config.backend,
             core: Mutex::new(core),
             driver,
             wake: Notify::new(),
@@ -239,6 +294,7 @@ impl CronEngine {
             tokio::spawn(reconcile(inner.clone())),
             tokio::spawn(schedule(inner.clone())),
         ];
+        inner.count_objects(jobs);
         Ok(CronEngine {
             inner,
             tasks: Mutex::new(tasks),
@@ -293,6 +349,7 @@ impl CronEngine {
                 event,
                 previous_labels: previous,
             });
+            self.inner.count_objects(core.len());
             object
         };
         self.inner.wake.notify_one();
@@ -304,6 +361,7 @@ impl CronEngine {
         let effects = {
             let mut core = self.inner.lock();
             let (object, effects) = core.remove(name)?;
+            self.inner.count_objects(core.len());
             let labels = object.metadata.labels.clone();
             let _ = self.inner.events.send(Event {
                 event: WatchEvent::Deleted(object),
@@ -399,8 +457,8 @@ async fn schedule(inner: Arc<Inner>) {
         if let Some((at, _)) = &held
             && *at <= now
         {
-            if let Some((_, effects)) = held.take() {
-                inner.release(effects);
+            if let Some((at, effects)) = held.take() {
+                inner.release(at, effects);
             }
             continue;
         }

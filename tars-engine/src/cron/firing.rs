@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use tars_api::events::Event;
 use tars_api::{ConcurrencyPolicy, CronRun, Result, RunOutcome};
 
 use super::core::{Active, Core, Effect, Step, Timer, add, not_found};
@@ -12,6 +13,10 @@ use super::ending::run_group;
 use super::naming::{self, Origin};
 use super::plan::{self, Admit};
 use super::state::{RUNS, STATE, StoredRun};
+use crate::metrics::{
+    CRON_LATENESS_SECONDS, CRON_MISSED_SLOTS_TOTAL, CRON_RUN_DURATION_SECONDS,
+    CRON_RUNS_STARTED_TOTAL, CRON_RUNS_TOTAL, seconds_between,
+};
 
 impl Core {
     /// Handles every timer due at `now`: slots (all of them in one store transaction),
@@ -66,6 +71,13 @@ impl Core {
     /// (a `Forbid` or `Replace` job with an active run, which may end meanwhile) are left to
     /// [`Core::fire`] at their instant, as are retries and deadlines.
     pub fn prepare(&mut self, at: Timestamp) -> Result<Vec<Effect>> {
+        self.preparing = true;
+        let result = self.prepare_inner(at);
+        self.preparing = false;
+        result
+    }
+
+    fn prepare_inner(&mut self, at: Timestamp) -> Result<Vec<Effect>> {
         let mut step = Step::default();
         let mut later = Vec::new();
         let mut result = Ok(());
@@ -111,11 +123,18 @@ impl Core {
         };
         let after = job.state.last_slot.unwrap_or(now);
         let due = plan::due(schedule, after, job.spec.starting_deadline, now);
-        let reason = if due.run.is_some() {
-            "tars was not running at this slot; only the latest passed slot was caught up"
+        let (reason, label) = if due.run.is_some() {
+            (
+                "tars was not running at this slot; only the latest passed slot was caught up",
+                "caught_up",
+            )
         } else {
-            "past the starting deadline"
+            ("past the starting deadline", "starting_deadline")
         };
+        if due.missed_count > 0 {
+            metrics::counter!(CRON_MISSED_SLOTS_TOTAL, "reason" => label)
+                .increment(due.missed_count);
+        }
         for slot in &due.missed {
             let base = naming::base_name(name, Origin::Slot, *slot);
             self.record_missed(step, name, *slot, base, reason)?;
@@ -172,6 +191,11 @@ impl Core {
             retry_at: None,
         };
         step.batch = std::mem::take(&mut step.batch).put_json(RUNS, &key, &stored)?;
+        self.event(step, || Event::CronRunMissed {
+            job: job.to_owned(),
+            slot,
+            reason: reason.to_owned(),
+        });
         Ok(())
     }
 
@@ -197,6 +221,7 @@ impl Core {
                     base,
                     "the previous run was still active (concurrency: Forbid)",
                 )?;
+                metrics::counter!(CRON_MISSED_SLOTS_TOTAL, "reason" => "concurrency").increment(1);
                 // Stored by the caller (`slot_due`, `children_due`), once per step and job.
                 if let Some(job) = self.jobs.get_mut(name) {
                     job.state.missed_count += 1;
@@ -208,6 +233,13 @@ impl Core {
                 let keys = job.active.clone();
                 let grace = job.spec.grace;
                 for key in keys {
+                    if let Some(started) =
+                        self.active.get(&key).and_then(|a| a.stored.run.started_at)
+                    {
+                        metrics::counter!(CRON_RUNS_TOTAL, "outcome" => "replaced").increment(1);
+                        metrics::histogram!(CRON_RUN_DURATION_SECONDS, "outcome" => "replaced")
+                            .record(seconds_between(started, now));
+                    }
                     self.end_active(step, &key, grace, |run| {
                         run.outcome = RunOutcome::Replaced;
                         run.finished_at = Some(now);
@@ -290,7 +322,11 @@ impl Core {
         job.state.last_started = Some(now);
         if origin == Origin::Slot {
             job.state.last_schedule = Some(slot);
+            if !self.preparing {
+                metrics::histogram!(CRON_LATENESS_SECONDS).record(seconds_between(slot, now));
+            }
         }
+        metrics::counter!(CRON_RUNS_STARTED_TOTAL, "attempt" => "first").increment(1);
         job.active.push(key.clone());
         let group = run_group(&object, &base);
         let deadline = job.spec.active_deadline;
@@ -312,6 +348,11 @@ impl Core {
         if let Some(d) = deadline {
             self.push(add(now, d), Timer::Deadline { key, attempt: 1 });
         }
+        self.event(step, || Event::CronRunStarted {
+            job: name.to_owned(),
+            slot,
+            attempt: 1,
+        });
         Ok(base)
     }
 
@@ -337,6 +378,7 @@ impl Core {
         run.exit_code = None;
         active.stored.retry_at = None;
         let attempt = run.attempt;
+        let slot = run.slot;
         let group = run.group.clone();
         step.batch = std::mem::take(&mut step.batch).put_json(RUNS, key, &active.stored)?;
         step.effects
@@ -352,6 +394,12 @@ impl Core {
                 },
             );
         }
+        metrics::counter!(CRON_RUNS_STARTED_TOTAL, "attempt" => "retry").increment(1);
+        self.event(step, || Event::CronRunStarted {
+            job: name.clone(),
+            slot,
+            attempt,
+        });
         self.mark_changed(&name);
         Ok(())
     }

@@ -34,7 +34,7 @@ mod watch;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{CronEngine, Keep};
+pub use engine::{CronConfig, CronEngine, Keep};
 
 /// Label naming the cron job a run group belongs to (besides the owner label), so the engine
 /// can watch its groups alone.

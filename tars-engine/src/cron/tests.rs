@@ -478,3 +478,196 @@ fn a_forbid_slot_with_an_active_run_is_decided_at_its_instant_not_ahead() {
     let runs = core.runs("forbid").expect("runs");
     assert!(runs.iter().all(|r| r.outcome != RunOutcome::Missed));
 }
+
+/// Keeps every event it is given.
+#[derive(Default)]
+struct Recording(std::sync::Mutex<Vec<tars_api::events::Event>>);
+
+impl tars_api::events::EventHook for Recording {
+    fn emit(&self, event: &tars_api::events::Event) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(event.clone());
+    }
+}
+
+/// `name{label=value,...}` → value, from a debugging recorder's snapshot.
+fn snapshot(
+    snapshotter: &metrics_util::debugging::Snapshotter,
+) -> std::collections::BTreeMap<String, metrics_util::debugging::DebugValue> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let labels: Vec<String> = key
+                .key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            (
+                format!("{}{{{}}}", key.key().name(), labels.join(",")),
+                value,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn runs_record_lateness_outcomes_and_misses_and_hooks_get_their_events_once_durable() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use tars_api::events::{Event, EventHooks};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let hook = Arc::new(Recording::default());
+    metrics::with_local_recorder(&recorder, || {
+        let mut j = job("tick", Some("0 * * * * *"));
+        j.spec.retries = 1;
+        j.spec.retry_backoff = Duration::from_secs(1);
+        j.spec.failed_history_limit = 10;
+        let (_, mut core) = setup(&[j], "2026-01-01T00:00:00.5Z");
+        core.set_hooks(EventHooks::new().with(hook.clone()));
+        // A quarter of a second late.
+        let e = core.fire(ts("2026-01-01T00:01:00.25Z")).expect("fire");
+        assert_eq!(started(&e), ["tick-1767225660"]);
+        // Fails after half a second: retried.
+        core.group_event(&ended("tick-1767225660", 1), ts("2026-01-01T00:01:00.75Z"))
+            .expect("event");
+        let e = core.fire(ts("2026-01-01T00:01:02Z")).expect("retry");
+        assert_eq!(started(&e), ["tick-1767225660-2"]);
+        core.group_event(&ended("tick-1767225660-2", 1), ts("2026-01-01T00:01:03Z"))
+            .expect("event");
+        // Down from 00:01:03 to 00:03:30: slot 00:02 is missed, 00:03 runs 30 s late.
+        let e = core.fire(ts("2026-01-01T00:03:30Z")).expect("catch up");
+        assert_eq!(started(&e), ["tick-1767225780"]);
+        core.group_event(&ended("tick-1767225780", 0), ts("2026-01-01T00:03:31Z"))
+            .expect("event");
+    });
+
+    let m = snapshot(&snapshotter);
+    let counter = |k: &str| match m.get(k) {
+        Some(DebugValue::Counter(n)) => *n,
+        other => panic!("{k}: {other:?} in {:?}", m.keys().collect::<Vec<_>>()),
+    };
+    let histogram = |k: &str| match m.get(k) {
+        Some(DebugValue::Histogram(v)) => v.iter().map(|x| x.into_inner()).collect::<Vec<f64>>(),
+        other => panic!("{k}: {other:?} in {:?}", m.keys().collect::<Vec<_>>()),
+    };
+    assert_eq!(counter("tars_cron_runs_started_total{attempt=first}"), 2);
+    assert_eq!(counter("tars_cron_runs_started_total{attempt=retry}"), 1);
+    assert_eq!(histogram("tars_cron_lateness_seconds{}"), [0.25, 30.0]);
+    assert_eq!(counter("tars_cron_runs_total{outcome=retried}"), 1);
+    assert_eq!(counter("tars_cron_runs_total{outcome=failed}"), 1);
+    assert_eq!(counter("tars_cron_runs_total{outcome=succeeded}"), 1);
+    assert_eq!(
+        histogram("tars_cron_run_duration_seconds{outcome=retried}"),
+        [0.5]
+    );
+    assert_eq!(
+        histogram("tars_cron_run_duration_seconds{outcome=failed}"),
+        [1.0]
+    );
+    assert_eq!(
+        histogram("tars_cron_run_duration_seconds{outcome=succeeded}"),
+        [1.0]
+    );
+    assert_eq!(counter("tars_cron_missed_slots_total{reason=caught_up}"), 1);
+    for name in m.keys() {
+        let base = name.split('{').next().unwrap_or_default();
+        assert!(
+            crate::metrics::ALL.contains(&base),
+            "{name} is not documented"
+        );
+    }
+
+    let events = hook.0.lock().expect("events").clone();
+    let names: Vec<&str> = events.iter().map(Event::name).collect();
+    assert_eq!(
+        names,
+        [
+            "CronRunStarted",
+            "CronRunFailed",
+            "CronRunStarted",
+            "CronRunFailed",
+            "CronRunMissed",
+            "CronRunStarted",
+            "CronRunSucceeded"
+        ]
+    );
+    assert!(matches!(
+        &events[1],
+        Event::CronRunFailed { job, attempt: 1, final_attempt: false, exit_code: Some(1), .. }
+            if job == "tick"
+    ));
+    assert!(matches!(
+        &events[3],
+        Event::CronRunFailed {
+            attempt: 2,
+            final_attempt: true,
+            ..
+        }
+    ));
+    assert_eq!(
+        events[4],
+        Event::CronRunMissed {
+            job: "tick".into(),
+            slot: ts("2026-01-01T00:02:00Z"),
+            reason: "tars was not running at this slot; only the latest passed slot was caught up"
+                .into()
+        }
+    );
+    assert!(events[3].is_alert() && events[4].is_alert() && !events[6].is_alert());
+}
+
+#[test]
+fn a_step_whose_write_fails_sends_no_event() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tars_api::events::EventHooks;
+
+    /// Refuses writes once `refuse` is set.
+    #[derive(Default)]
+    struct Refusing {
+        inner: MemoryStore,
+        refuse: AtomicBool,
+    }
+    impl Store for Refusing {
+        fn get(&self, table: &str, key: &str) -> tars_api::Result<Option<Vec<u8>>> {
+            self.inner.get(table, key)
+        }
+        fn scan(&self, table: &str, prefix: &str) -> tars_api::Result<Vec<(String, Vec<u8>)>> {
+            self.inner.scan(table, prefix)
+        }
+        fn write(&self, batch: crate::store::Batch) -> tars_api::Result<()> {
+            if self.refuse.load(Ordering::SeqCst) {
+                return Err(tars_api::Error::backend("test", "disk full"));
+            }
+            self.inner.write(batch)
+        }
+    }
+    let store = Arc::new(Refusing::default());
+    let now = ts("2026-01-01T00:00:00.5Z");
+    let mut core = Core::load(store.clone(), now, &|_| true).expect("load");
+    core.put(job("tick", Some("* * * * * *")), now)
+        .expect("put");
+    let hook = Arc::new(Recording::default());
+    core.set_hooks(EventHooks::new().with(hook.clone()));
+    store.refuse.store(true, Ordering::SeqCst);
+    assert!(core.fire(ts("2026-01-01T00:00:01Z")).is_err());
+    assert!(
+        hook.0.lock().expect("events").is_empty(),
+        "not durable, not sent"
+    );
+    store.refuse.store(false, Ordering::SeqCst);
+    core.trigger("tick", ts("2026-01-01T00:00:01.5Z"))
+        .expect("trigger");
+    let names: Vec<&str> = hook
+        .0
+        .lock()
+        .expect("events")
+        .iter()
+        .map(|e| e.name())
+        .collect();
+    assert_eq!(names, ["CronRunStarted"]);
+}

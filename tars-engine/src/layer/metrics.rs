@@ -4,7 +4,10 @@
 //! | metric | type | labels |
 //! |---|---|---|
 //! | `tars_operations_total` | counter | `backend`, `kind`, `operation`, `outcome` (`ok` or the error's variant) |
+//! | `tars_operation_errors_total` | counter | `backend`, `kind`, `operation`, `error` (the error's variant) |
 //! | `tars_operation_duration_seconds` | histogram | `backend`, `kind`, `operation` |
+//!
+//! (The names are constants of [`crate::metrics`].)
 //!
 //! Labels are names of things, never values from a spec: no secret can reach a metric.
 
@@ -15,6 +18,7 @@ use tars_api::Result;
 use tars_api::layer::{Call, Layer, Next};
 
 use super::outcome;
+use crate::metrics::{OPERATION_DURATION_SECONDS, OPERATION_ERRORS_TOTAL, OPERATIONS_TOTAL};
 
 /// Counts and times every call.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,8 +40,18 @@ impl Layer for Metrics {
                 Ok(_) => "ok",
                 Err(e) => outcome(e),
             };
+            if result.is_err() {
+                metrics::counter!(
+                    OPERATION_ERRORS_TOTAL,
+                    "backend" => backend.clone(),
+                    "kind" => kind,
+                    "operation" => operation,
+                    "error" => outcome
+                )
+                .increment(1);
+            }
             metrics::counter!(
-                "tars_operations_total",
+                OPERATIONS_TOTAL,
                 "backend" => backend.clone(),
                 "kind" => kind,
                 "operation" => operation,
@@ -45,7 +59,7 @@ impl Layer for Metrics {
             )
             .increment(1);
             metrics::histogram!(
-                "tars_operation_duration_seconds",
+                OPERATION_DURATION_SECONDS,
                 "backend" => backend,
                 "kind" => kind,
                 "operation" => operation

@@ -219,6 +219,7 @@ fn metrics_count_operations_by_backend_kind_operation_and_outcome() {
         });
     });
     let mut counts = std::collections::BTreeMap::new();
+    let mut errors = std::collections::BTreeMap::new();
     let mut timed = 0;
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         let labels: Vec<String> = key
@@ -229,6 +230,9 @@ fn metrics_count_operations_by_backend_kind_operation_and_outcome() {
         match (key.key().name(), value) {
             ("tars_operations_total", DebugValue::Counter(n)) => {
                 counts.insert(labels.join(","), n);
+            }
+            ("tars_operation_errors_total", DebugValue::Counter(n)) => {
+                errors.insert(labels.join(","), n);
             }
             ("tars_operation_duration_seconds", DebugValue::Histogram(v)) => timed += v.len(),
             (other, _) => panic!("unexpected metric {other}"),
@@ -247,4 +251,11 @@ fn metrics_count_operations_by_backend_kind_operation_and_outcome() {
         1
     );
     assert_eq!(timed, 3);
+    assert_eq!(
+        errors.keys().collect::<Vec<_>>(),
+        [
+            "backend=flaky,kind=ContainerGroup,operation=get,error=not_found",
+            "backend=flaky,kind=ContainerGroup,operation=get,error=unavailable"
+        ]
+    );
 }

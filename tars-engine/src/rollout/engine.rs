@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tars_api::api::WatchEvent;
+use tars_api::deployment::Strategy;
+use tars_api::events::{Event, EventHooks};
 use tars_api::meta::Kind;
 use tars_api::{Deployment, Error, Result};
 use tokio::sync::{Notify, broadcast, watch};
@@ -34,6 +36,8 @@ pub struct EngineConfig {
     pub active_tick: Duration,
     /// How often a settled deployment is reconciled, besides watch events.
     pub idle_tick: Duration,
+    /// Receive the rollouts' events (started, failed, rolled back, ...); none by default.
+    pub hooks: EventHooks,
 }
 
 impl EngineConfig {
@@ -44,7 +48,14 @@ impl EngineConfig {
             instance: instance.into(),
             active_tick: Duration::from_millis(100),
             idle_tick: Duration::from_secs(1),
+            hooks: EventHooks::new(),
         }
+    }
+
+    /// Sends the rollouts' events to `hooks` too (builder style).
+    pub fn hooks(mut self, hooks: EventHooks) -> Self {
+        self.hooks = hooks;
+        self
     }
 }
 
@@ -91,6 +102,122 @@ impl Inner {
         }
     }
 
+    /// Sets the [`crate::metrics::OBJECTS`] gauge of deployments.
+    pub(crate) fn count_objects(&self, count: usize) {
+        crate::metrics::set_objects(&self.config.backend, "Deployment", count);
+    }
+
+    /// Records the metrics of a step's events and hands them to the hooks: `prev` is the
+    /// record before the step, `next` after it.
+    fn observe(&self, prev: &Record, next: &Record, events: &[(EventKind, String)], now: u64) {
+        use crate::metrics::{ROLLOUT_DURATION_SECONDS, ROLLOUTS_TOTAL};
+        let name = next.object.name();
+        let hooks = &self.config.hooks;
+        let backend = &self.config.backend;
+        let number = |r: &Record| r.update().map_or(0, |u| u.number);
+        // From the creation of the revision rolled out to now.
+        let took = |r: &Record| {
+            r.update().map_or(0.0, |u| {
+                Duration::from_millis(now.saturating_sub(u.created_at_ms)).as_secs_f64()
+            })
+        };
+        for (kind, _) in events {
+            let (outcome, duration, event) = match kind {
+                EventKind::RolloutStarted => (
+                    Some("started"),
+                    None,
+                    Some(Event::RolloutStarted {
+                        deployment: name.to_owned(),
+                        revision: number(next),
+                    }),
+                ),
+                EventKind::BatchStarted => {
+                    let spec = &next.object.spec;
+                    let batch = next.progress.batch + 1;
+                    let target = match &spec.strategy {
+                        Strategy::Batches { pattern, .. } => pattern
+                            .targets(spec.replicas)
+                            .get(next.progress.batch as usize)
+                            .copied()
+                            .unwrap_or(spec.replicas),
+                        _ => spec.replicas,
+                    };
+                    let event = Event::BatchStarted {
+                        deployment: name.to_owned(),
+                        batch,
+                        target,
+                    };
+                    (None, None, Some(event))
+                }
+                EventKind::BatchGated => (
+                    None,
+                    None,
+                    Some(Event::BatchGated {
+                        deployment: name.to_owned(),
+                        batch: next.progress.batch + 1,
+                    }),
+                ),
+                EventKind::RolloutComplete => (
+                    Some("complete"),
+                    Some(took(next)),
+                    Some(Event::RolloutComplete {
+                        deployment: name.to_owned(),
+                        revision: number(next),
+                    }),
+                ),
+                // The failed revision is the one rolled out before the step (an automatic
+                // rollback in the same step adds a newer one).
+                EventKind::RolloutFailed => (
+                    Some("failed"),
+                    Some(took(prev)),
+                    Some(Event::RolloutFailed {
+                        deployment: name.to_owned(),
+                        revision: number(prev),
+                        reason: "ProgressDeadlineExceeded".to_owned(),
+                    }),
+                ),
+                EventKind::RolledBack => {
+                    let reason = if prev.progress.failed || next.progress.failed {
+                        "auto-rollback: ProgressDeadlineExceeded"
+                    } else {
+                        "manual"
+                    };
+                    let event = Event::RolledBack {
+                        deployment: name.to_owned(),
+                        from: number(prev),
+                        to: number(next),
+                        reason: reason.to_owned(),
+                    };
+                    (Some("rolled_back"), None, Some(event))
+                }
+                _ => (None, None, None),
+            };
+            if let Some(outcome) = outcome {
+                metrics::counter!(
+                    ROLLOUTS_TOTAL,
+                    "backend" => backend.clone(),
+                    "deployment" => name.to_owned(),
+                    "outcome" => outcome
+                )
+                .increment(1);
+                if let Some(seconds) = duration {
+                    metrics::histogram!(
+                        ROLLOUT_DURATION_SECONDS,
+                        "backend" => backend.clone(),
+                        "deployment" => name.to_owned(),
+                        "outcome" => outcome
+                    )
+                    .record(seconds);
+                }
+            }
+            if let Some(event) = event
+                && !hooks.is_empty()
+            {
+                hooks.emit(&event);
+            }
+        }
+    }
+
     /// Replaces the slot's record with `next` when it differs: persisted first, then
     /// published to watchers. Call with the slots lock held, so changes keep their order.
     pub(crate) fn commit(
@@ -112,6 +239,7 @@ impl Inner {
         {
             self.store.write(next.save(Batch::new())?)?;
         }
+        self.observe(&slot.record, &next, &events, now);
         let previous_labels = slot.record.object.metadata.labels.clone();
         slot.record = next;
         if object_changed {
@@ -234,6 +362,7 @@ impl RolloutEngine {
                 },
             );
         }
+        inner.count_objects(slots.len());
         drop(slots);
         Ok(RolloutEngine { inner })
     }
@@ -281,7 +410,13 @@ pub(super) async fn finish_delete(
         let groups = inner.driver.list(&selector).await?;
         if groups.is_empty() {
             persist::remove(&*inner.store, name)?;
-            if let Some(slot) = inner.slots().remove(name) {
+            let removed = {
+                let mut slots = inner.slots();
+                let removed = slots.remove(name);
+                inner.count_objects(slots.len());
+                removed
+            };
+            if let Some(slot) = removed {
                 let labels = slot.record.object.metadata.labels.clone();
                 let _ = inner.changes.send(Delta {
                     event: WatchEvent::Deleted(slot.record.object),

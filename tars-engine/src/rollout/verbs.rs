@@ -104,6 +104,7 @@ impl RolloutEngine {
                     task: Some(task),
                 },
             );
+            inner.count_objects(slots.len());
             let _ = inner.changes.send(Delta {
                 event: WatchEvent::Added(desired.clone()),
                 previous_labels: None,
