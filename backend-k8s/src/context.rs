@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::DynamicObject;
 use kube::{Api, Client};
-use tars_api::ContainerGroupSpec;
+use tars_api::{ContainerGroupSpec, CronJobSpec};
 
 use crate::convert::{ServerInfo, Stamp};
 use crate::mirror::Mirror;
@@ -18,11 +20,17 @@ pub(crate) struct Context {
     pub(crate) check_with_dry_run: bool,
     pub(crate) pods: Api<Pod>,
     pub(crate) groups: Arc<Mirror<ContainerGroupSpec>>,
+    /// CronJobs, `batch/v1` or `batch/v1beta1` as the server speaks.
+    pub(crate) cron_api: Api<DynamicObject>,
+    /// The Jobs of cron jobs (`batch/v1` on every server).
+    pub(crate) jobs: Api<Job>,
+    pub(crate) cron_jobs: Arc<Mirror<CronJobSpec>>,
 }
 
 impl Context {
     /// Ends the watches.
     pub(crate) fn stop(&self) {
         self.groups.stop();
+        self.cron_jobs.stop();
     }
 }

@@ -23,6 +23,7 @@ mod client;
 mod config;
 mod context;
 mod convert;
+mod cron_jobs;
 mod groups;
 mod mirror;
 
@@ -32,14 +33,13 @@ use async_trait::async_trait;
 use kube::Api;
 use tars_api::capability::{Capabilities, Feature, Support};
 use tars_api::unsupported::UnsupportedApi;
-use tars_api::{
-    Backend, ContainerGroups, CronJobSpec, CronJobs, DeploymentSpec, Deployments, Result,
-};
+use tars_api::{Backend, ContainerGroups, CronJobs, DeploymentSpec, Deployments, Result};
 
 pub use config::{DEFAULT_INSTANCE, K8sConfig};
 
 use context::Context;
 use convert::Stamp;
+use cron_jobs::K8sCronJobs;
 use groups::K8sGroups;
 use mirror::Mirror;
 
@@ -51,7 +51,7 @@ pub struct K8sBackend {
     ctx: Arc<Context>,
     groups: K8sGroups,
     deployments: UnsupportedApi<DeploymentSpec>,
-    cron_jobs: UnsupportedApi<CronJobSpec>,
+    cron_jobs: K8sCronJobs,
 }
 
 impl std::fmt::Debug for K8sBackend {
@@ -76,6 +76,13 @@ impl K8sBackend {
         };
         let pods = Api::namespaced(client.clone(), &namespace);
         let groups = Mirror::start(pods.clone(), stamp.clone(), convert::group::group_from_pod);
+        let cron_api = cron_jobs::api(&client, &namespace, &server);
+        let jobs = Api::namespaced(client.clone(), &namespace);
+        let cron_jobs = Mirror::start(
+            cron_api.clone(),
+            stamp.clone(),
+            cron_jobs::cron_job_from_dynamic,
+        );
         let ctx = Arc::new(Context {
             client,
             stamp,
@@ -83,6 +90,9 @@ impl K8sBackend {
             check_with_dry_run: !config.skip_dry_run,
             pods,
             groups,
+            cron_api,
+            jobs,
+            cron_jobs,
         });
         tracing::info!(
             backend = BACKEND,
@@ -97,11 +107,7 @@ impl K8sBackend {
                 BACKEND,
                 "not yet: apps/v1 Deployments come with the next change",
             ),
-            cron_jobs: UnsupportedApi::new(
-                Feature::CronJobs,
-                BACKEND,
-                "not yet: CronJobs come with the next change",
-            ),
+            cron_jobs: K8sCronJobs { ctx: ctx.clone() },
             ctx,
         })
     }
@@ -142,7 +148,6 @@ impl Backend for K8sBackend {
 /// What the Kubernetes backend supports against a server speaking `server`.
 pub(crate) fn capabilities(server: &convert::ServerInfo) -> Capabilities {
     use Feature::*;
-    let _ = server;
     Capabilities::new()
         .native(&[
             ContainerGroups,
@@ -165,8 +170,31 @@ pub(crate) fn capabilities(server: &convert::ServerInfo) -> Capabilities {
             Deployments,
             Support::Unsupported("not yet on this backend".into()),
         )
+        .native(&[CronJobs, Concurrency, Retries, Trigger])
         .with(
-            CronJobs,
-            Support::Unsupported("not yet on this backend".into()),
+            TimeZones,
+            if server.cron_time_zone() {
+                Support::Native
+            } else {
+                Support::Unsupported(format!(
+                    "this server ({}.{}) has no CronJob timeZone field (Kubernetes 1.25+)",
+                    server.version.0, server.version.1
+                ))
+            },
+        )
+        .with(
+            SecondsSchedules,
+            Support::Unsupported(
+                "Kubernetes CronJobs fire at most once a minute, on the minute".into(),
+            ),
+        )
+        .with(
+            Iso8601Schedules,
+            // Translated to cron when a cron expression fires at exactly the same instants.
+            Support::Emulated,
+        )
+        .with(
+            Parents,
+            Support::Unsupported("Kubernetes CronJobs have no dependencies between jobs".into()),
         )
 }
