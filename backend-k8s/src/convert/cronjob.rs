@@ -474,6 +474,28 @@ pub(crate) fn job_from_cron_job(c: &CronJob, stamp: &Stamp, job_name: &str) -> R
     })
 }
 
+/// The slot of a scheduled job, from the name the CronJob controller gave it:
+/// `<cronjob>-<unix seconds>` (the controller of Kubernetes before 1.21) or
+/// `<cronjob>-<unix minutes>` (1.21 and later).
+fn slot_of_name(job: &Job) -> Option<Timestamp> {
+    let m = &job.metadata;
+    let cron_job = m.labels.as_ref()?.get(CRON_JOB_LABEL)?;
+    let n: i64 = m
+        .name
+        .as_deref()?
+        .strip_prefix(cron_job.as_str())?
+        .strip_prefix('-')?
+        .parse()
+        .ok()?;
+    // Seconds since 1970 passed 10^9 in 2001; minutes will not before the year 3871.
+    let seconds = if n >= 1_000_000_000 {
+        n
+    } else {
+        n.checked_mul(60)?
+    };
+    Timestamp::from_second(seconds).ok()
+}
+
 /// One run per job, sorted by start (or slot while not started).
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn runs(jobs: &[Job]) -> Vec<CronRun> {
@@ -487,6 +509,7 @@ pub(crate) fn runs(jobs: &[Job]) -> Vec<CronRun> {
             let started_at = super::timestamp(status.start_time.as_ref());
             let slot = annotation(SCHEDULED_ANNOTATION)
                 .and_then(|s| s.parse::<Timestamp>().ok())
+                .or_else(|| slot_of_name(j))
                 .or(created)
                 .or(started_at)
                 .unwrap_or(Timestamp::UNIX_EPOCH);
