@@ -158,9 +158,12 @@ impl K8sCronJobs {
         Ok(Some(object))
     }
 
-    /// Deletes the CronJob with its Jobs and their pods, and waits until they are gone.
+    /// Deletes the CronJob, then its Jobs (with their pods, by the garbage collector), and waits
+    /// until the CronJob and its Jobs are gone. The CronJob goes first, at once (background
+    /// propagation: no finalizer, so watches see it deleted rather than modified), so that it
+    /// starts no new Job meanwhile.
     async fn remove(&self, name: &str) -> Result<()> {
-        let params = DeleteParams::foreground();
+        let params = DeleteParams::background();
         match self.ctx.cron_api.delete(name, &params).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.is_not_found() => {}
