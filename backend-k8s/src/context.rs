@@ -13,6 +13,7 @@ use crate::convert::{ServerInfo, Stamp};
 use crate::mirror::Mirror;
 
 pub(crate) struct Context {
+    #[allow(dead_code, reason = "kept for the APIs that build their handles later")]
     pub(crate) client: Client,
     pub(crate) stamp: Stamp,
     pub(crate) server: ServerInfo,

@@ -244,14 +244,14 @@ impl ObjectApi<CronJobSpec> for K8sCronJobs {
         if self.ctx.cron_jobs.holder(name) == Some(Holder::Foreign) {
             return Err(Self::conflict(name));
         }
-        if self.ctx.cron_jobs.holder(name).is_none() {
-            if let Some(created) = self.send(&desired, true, options.dry_run).await? {
-                return Ok(ApplyOutcome {
-                    object: created,
-                    change: Change::Created,
-                });
-            }
-            // Taken meanwhile: ours (the watch lags) or someone else's.
+        // Taken meanwhile when `send` returns `None`: ours (the watch lags) or someone else's.
+        if self.ctx.cron_jobs.holder(name).is_none()
+            && let Some(created) = self.send(&desired, true, options.dry_run).await?
+        {
+            return Ok(ApplyOutcome {
+                object: created,
+                change: Change::Created,
+            });
         }
         let current = match self.fetch_any(name).await? {
             Some(d) if self.ctx.stamp.owns(d.metadata.labels.as_ref()) => {

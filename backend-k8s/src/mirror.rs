@@ -41,6 +41,9 @@ struct Objects<S: Spec> {
     foreign: BTreeSet<String>,
 }
 
+/// A listing in progress: this instance's objects and the names of the others.
+type Listing<S> = (BTreeMap<String, Object<S>>, BTreeSet<String>);
+
 /// The kind's objects as last seen by the watch.
 pub(crate) struct Mirror<S: Spec> {
     objects: Mutex<Objects<S>>,
@@ -75,7 +78,7 @@ impl<S: Spec> Mirror<S> {
         let task = tokio::spawn(async move {
             let mut events =
                 std::pin::pin!(watcher::watcher(api, watcher::Config::default()).default_backoff());
-            let mut listing: Option<(BTreeMap<String, Object<S>>, BTreeSet<String>)> = None;
+            let mut listing: Option<Listing<S>> = None;
             while let Some(event) = events.next().await {
                 let Some(mirror) = weak.upgrade() else { return };
                 match event {

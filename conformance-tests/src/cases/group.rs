@@ -71,10 +71,10 @@ pub async fn group_logs(t: &dyn Target) -> Outcome {
     let backend = t.backend();
     let run = async {
         let caps = caps(&*backend).await?;
-        if caps.supports(Feature::Logs) {
-            if let Err(why) = t.programs_run() {
-                return Ok(Some(why));
-            }
+        if caps.supports(Feature::Logs)
+            && let Err(why) = t.programs_run()
+        {
+            return Ok(Some(why));
         }
         apply(&*backend, &fixtures::web_group("logs")).await?;
         if caps.supports(Feature::Logs) {
