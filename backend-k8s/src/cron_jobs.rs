@@ -353,3 +353,23 @@ impl CronJobs for K8sCronJobs {
         Ok(runs(&self.jobs_of(name).await?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_jobs_name_fits_in_63_characters() {
+        let short = K8sCronJobs::manual_job_name("report");
+        assert!(short.starts_with("report-manual-"), "{short}");
+        assert_eq!(short.len(), "report-manual-".len() + SUFFIX_LEN);
+        let longest = "a".repeat(52);
+        let name = K8sCronJobs::manual_job_name(&longest);
+        assert_eq!(name.len(), MAX_JOB_NAME, "{name}");
+        assert!(name.contains(MANUAL_INFIX));
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
+    }
+}

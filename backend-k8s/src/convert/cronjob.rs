@@ -888,4 +888,26 @@ pub(crate) mod tests {
         assert!(s.next_schedule.is_some());
         assert_eq!(back.metadata.uid.as_deref(), Some("0b5e"));
     }
+
+    #[test]
+    fn a_scheduled_jobs_slot_comes_from_its_name() {
+        let named = |name: &str| -> Job {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "labels": {CRON_JOB_LABEL: "report"}}
+            }))
+            .expect("a Job")
+        };
+        let t = |s: &str| s.parse::<Timestamp>().expect("t");
+        // Kubernetes before 1.21: Unix seconds; 1.21 and later: Unix minutes.
+        assert_eq!(
+            slot_of_name(&named("report-1795687200")),
+            Some(t("2026-11-26T10:00:00Z"))
+        );
+        assert_eq!(
+            slot_of_name(&named("report-29928120")),
+            Some(t("2026-11-26T10:00:00Z"))
+        );
+        assert_eq!(slot_of_name(&named("report-manual-0u6br")), None);
+        assert_eq!(slot_of_name(&named("other-29928120")), None);
+    }
 }
