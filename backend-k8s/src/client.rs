@@ -148,10 +148,19 @@ where
     let mut params = PatchParams::apply(FIELD_MANAGER).force();
     if creating || dry_run || check {
         params.dry_run = true;
-        let checked = api
-            .patch(name, &params, &Patch::Apply(body))
-            .await
-            .map_err(|e| wire(e, kind, name))?;
+        let checked = match api.patch(name, &params, &Patch::Apply(body)).await {
+            Ok(checked) => checked,
+            // An object of that name that cannot take this body (a pod's spec is immutable)
+            // is there already: the caller decides whose it is.
+            Err(kube::Error::Api(s)) if creating && s.is_invalid() => {
+                return match api.get_opt(name).await {
+                    Ok(Some(_)) => Ok(Sent::Exists),
+                    Ok(None) => Err(wire(kube::Error::Api(s), kind, name)),
+                    Err(e) => Err(wire(e, kind, name)),
+                };
+            }
+            Err(e) => return Err(wire(e, kind, name)),
+        };
         if creating
             && checked
                 .meta()
