@@ -150,11 +150,15 @@ where
         params.dry_run = true;
         let checked = match api.patch(name, &params, &Patch::Apply(body)).await {
             Ok(checked) => checked,
-            // Refused as a change of an object that exists (an immutable field, say)?
-            Err(e) if creating => match api.get_opt(name).await {
-                Ok(Some(_)) => return Ok(Sent::Exists),
-                _ => return Err(wire(e, kind, name)),
-            },
+            // An object of that name that cannot take this body (a pod's spec is immutable)
+            // is there already: the caller decides whose it is.
+            Err(kube::Error::Api(s)) if creating && s.is_invalid() => {
+                return match api.get_opt(name).await {
+                    Ok(Some(_)) => Ok(Sent::Exists),
+                    Ok(None) => Err(wire(kube::Error::Api(s), kind, name)),
+                    Err(e) => Err(wire(e, kind, name)),
+                };
+            }
             Err(e) => return Err(wire(e, kind, name)),
         };
         if creating

@@ -4,14 +4,17 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment as K8sDeployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::DynamicObject;
 use kube::{Api, Client};
-use tars_api::{ContainerGroupSpec, DeploymentSpec};
+use tars_api::{ContainerGroupSpec, CronJobSpec, DeploymentSpec};
 
 use crate::convert::{ServerInfo, Stamp};
 use crate::mirror::Mirror;
 
 pub(crate) struct Context {
+    #[allow(dead_code, reason = "kept for the APIs that build their handles later")]
     pub(crate) client: Client,
     pub(crate) stamp: Stamp,
     pub(crate) server: ServerInfo,
@@ -22,6 +25,11 @@ pub(crate) struct Context {
     pub(crate) deployments_api: Api<K8sDeployment>,
     pub(crate) replica_sets: Api<ReplicaSet>,
     pub(crate) deployments: Arc<Mirror<DeploymentSpec>>,
+    /// CronJobs, `batch/v1` or `batch/v1beta1` as the server speaks.
+    pub(crate) cron_api: Api<DynamicObject>,
+    /// The Jobs of cron jobs (`batch/v1` on every server).
+    pub(crate) jobs: Api<Job>,
+    pub(crate) cron_jobs: Arc<Mirror<CronJobSpec>>,
 }
 
 impl Context {
@@ -29,5 +37,6 @@ impl Context {
     pub(crate) fn stop(&self) {
         self.groups.stop();
         self.deployments.stop();
+        self.cron_jobs.stop();
     }
 }

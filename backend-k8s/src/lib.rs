@@ -23,6 +23,7 @@ mod client;
 mod config;
 mod context;
 mod convert;
+mod cron_jobs;
 mod deployments;
 mod groups;
 mod mirror;
@@ -32,13 +33,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kube::Api;
 use tars_api::capability::{Capabilities, Feature, Support};
-use tars_api::unsupported::UnsupportedApi;
-use tars_api::{Backend, ContainerGroups, CronJobSpec, CronJobs, Deployments, Result};
+use tars_api::{Backend, ContainerGroups, CronJobs, Deployments, Result};
 
 pub use config::{DEFAULT_INSTANCE, K8sConfig};
 
 use context::Context;
 use convert::Stamp;
+use cron_jobs::K8sCronJobs;
 use deployments::K8sDeployments;
 use groups::K8sGroups;
 use mirror::Mirror;
@@ -51,7 +52,7 @@ pub struct K8sBackend {
     ctx: Arc<Context>,
     groups: K8sGroups,
     deployments: Arc<K8sDeployments>,
-    cron_jobs: UnsupportedApi<CronJobSpec>,
+    cron_jobs: K8sCronJobs,
 }
 
 impl std::fmt::Debug for K8sBackend {
@@ -81,6 +82,13 @@ impl K8sBackend {
         let deployments = Mirror::start(deployments_api.clone(), stamp.clone(), |d| {
             convert::deployment::deployment_from_k8s(d, &[])
         });
+        let cron_api = cron_jobs::api(&client, &namespace, &server);
+        let jobs = Api::namespaced(client.clone(), &namespace);
+        let cron_jobs = Mirror::start(
+            cron_api.clone(),
+            stamp.clone(),
+            cron_jobs::cron_job_from_dynamic,
+        );
         let ctx = Arc::new(Context {
             client,
             stamp,
@@ -91,6 +99,9 @@ impl K8sBackend {
             deployments_api,
             replica_sets,
             deployments,
+            cron_api,
+            jobs,
+            cron_jobs,
         });
         tracing::info!(
             backend = BACKEND,
@@ -101,11 +112,7 @@ impl K8sBackend {
         Ok(K8sBackend {
             groups: K8sGroups { ctx: ctx.clone() },
             deployments: K8sDeployments::new(ctx.clone()),
-            cron_jobs: UnsupportedApi::new(
-                Feature::CronJobs,
-                BACKEND,
-                "not yet: CronJobs come with the next change",
-            ),
+            cron_jobs: K8sCronJobs { ctx: ctx.clone() },
             ctx,
         })
     }
@@ -147,7 +154,6 @@ impl Backend for K8sBackend {
 /// What the Kubernetes backend supports against a server speaking `server`.
 pub(crate) fn capabilities(server: &convert::ServerInfo) -> Capabilities {
     use Feature::*;
-    let _ = server;
     Capabilities::new()
         .native(&[
             ContainerGroups,
@@ -175,13 +181,36 @@ pub(crate) fn capabilities(server: &convert::ServerInfo) -> Capabilities {
                     .into(),
             ),
         )
+        .native(&[CronJobs, Concurrency, Retries, Trigger])
         .with(
             Gates,
             Support::Unsupported("gates belong to batch patterns, which this backend lacks".into()),
         )
         .with(AutoRollback, Support::Emulated)
         .with(
-            CronJobs,
-            Support::Unsupported("not yet on this backend".into()),
+            TimeZones,
+            if server.cron_time_zone() {
+                Support::Native
+            } else {
+                Support::Unsupported(format!(
+                    "this server ({}.{}) has no CronJob timeZone field (Kubernetes 1.25+)",
+                    server.version.0, server.version.1
+                ))
+            },
+        )
+        .with(
+            SecondsSchedules,
+            Support::Unsupported(
+                "Kubernetes CronJobs fire at most once a minute, on the minute".into(),
+            ),
+        )
+        .with(
+            Iso8601Schedules,
+            // Translated to cron when a cron expression fires at exactly the same instants.
+            Support::Emulated,
+        )
+        .with(
+            Parents,
+            Support::Unsupported("Kubernetes CronJobs have no dependencies between jobs".into()),
         )
 }

@@ -62,7 +62,6 @@ pub(crate) const MAX_NAME: usize = 52;
 
 /// The complete CronJob object of a tars cron job, as JSON: `batch/v1`, or `batch/v1beta1` on
 /// servers before 1.21 (the same fields).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn cron_job(
     c: &CronJob,
     stamp: &Stamp,
@@ -390,7 +389,6 @@ fn interval_schedule(
 }
 
 /// The tars cron job a CronJob object (batch/v1 or v1beta1, as JSON) shows, given its jobs.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn cron_job_from_json(obj: &serde_json::Value, jobs: &[Job]) -> Result<CronJob> {
     let bad = |what: &str, e: serde_json::Error| {
         Error::backend(crate::BACKEND, format!("unreadable CronJob {what}: {e}"))
@@ -457,7 +455,6 @@ fn finish(job: &Job, type_: &str) -> Option<Timestamp> {
 
 /// A Job from the cron job's template, as `kubectl create job --from=cronjob/NAME` makes it
 /// (without the owner reference to the CronJob, which needs its uid: the caller adds it).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn job_from_cron_job(c: &CronJob, stamp: &Stamp, job_name: &str) -> Result<Job> {
     let template = job_template(c, stamp)?;
     let mut metadata = template.metadata.unwrap_or_default();
@@ -474,8 +471,29 @@ pub(crate) fn job_from_cron_job(c: &CronJob, stamp: &Stamp, job_name: &str) -> R
     })
 }
 
+/// The slot of a scheduled job, from the name the CronJob controller gave it:
+/// `<cronjob>-<unix seconds>` (the controller of Kubernetes before 1.21) or
+/// `<cronjob>-<unix minutes>` (1.21 and later).
+fn slot_of_name(job: &Job) -> Option<Timestamp> {
+    let m = &job.metadata;
+    let cron_job = m.labels.as_ref()?.get(CRON_JOB_LABEL)?;
+    let n: i64 = m
+        .name
+        .as_deref()?
+        .strip_prefix(cron_job.as_str())?
+        .strip_prefix('-')?
+        .parse()
+        .ok()?;
+    // Seconds since 1970 passed 10^9 in 2001; minutes will not before the year 3871.
+    let seconds = if n >= 1_000_000_000 {
+        n
+    } else {
+        n.checked_mul(60)?
+    };
+    Timestamp::from_second(seconds).ok()
+}
+
 /// One run per job, sorted by start (or slot while not started).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn runs(jobs: &[Job]) -> Vec<CronRun> {
     let mut out: Vec<CronRun> = jobs
         .iter()
@@ -487,6 +505,7 @@ pub(crate) fn runs(jobs: &[Job]) -> Vec<CronRun> {
             let started_at = super::timestamp(status.start_time.as_ref());
             let slot = annotation(SCHEDULED_ANNOTATION)
                 .and_then(|s| s.parse::<Timestamp>().ok())
+                .or_else(|| slot_of_name(j))
                 .or(created)
                 .or(started_at)
                 .unwrap_or(Timestamp::UNIX_EPOCH);
@@ -864,5 +883,27 @@ pub(crate) mod tests {
         assert_eq!((s.success_count, s.error_count), (1, 1));
         assert!(s.next_schedule.is_some());
         assert_eq!(back.metadata.uid.as_deref(), Some("0b5e"));
+    }
+
+    #[test]
+    fn a_scheduled_jobs_slot_comes_from_its_name() {
+        let named = |name: &str| -> Job {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "labels": {CRON_JOB_LABEL: "report"}}
+            }))
+            .expect("a Job")
+        };
+        let t = |s: &str| s.parse::<Timestamp>().expect("t");
+        // Kubernetes before 1.21: Unix seconds; 1.21 and later: Unix minutes.
+        assert_eq!(
+            slot_of_name(&named("report-1795687200")),
+            Some(t("2026-11-26T10:00:00Z"))
+        );
+        assert_eq!(
+            slot_of_name(&named("report-29928120")),
+            Some(t("2026-11-26T10:00:00Z"))
+        );
+        assert_eq!(slot_of_name(&named("report-manual-0u6br")), None);
+        assert_eq!(slot_of_name(&named("other-29928120")), None);
     }
 }

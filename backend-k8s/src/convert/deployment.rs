@@ -53,7 +53,6 @@ pub(crate) fn selector_labels(name: &str, stamp: &Stamp) -> BTreeMap<String, Str
 }
 
 /// The apps/v1 Deployment of a tars deployment. `Batches` is `Unsupported`.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn deployment(d: &Deployment, stamp: &Stamp) -> Result<K8sDeployment> {
     let name = d.metadata.name.as_str();
     let spec = &d.spec;
@@ -146,7 +145,6 @@ fn revision_of(m: &K8sMeta) -> Option<u64> {
 /// replica counts; otherwise the newest older ReplicaSet
 /// that still has available replicas (what the rollout is replacing); otherwise the newest
 /// older revision; 0 when there is none.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn deployment_from_k8s(
     d: &K8sDeployment,
     replica_sets: &[ReplicaSet],
@@ -245,7 +243,6 @@ pub(crate) fn deployment_from_k8s(
 
 /// The revisions of a deployment, oldest first, from its ReplicaSets (those without a
 /// revision annotation are left out).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn history(replica_sets: &[ReplicaSet]) -> Vec<RevisionInfo> {
     let mut out: Vec<RevisionInfo> = replica_sets
         .iter()
@@ -274,7 +271,6 @@ pub(crate) fn history(replica_sets: &[ReplicaSet]) -> Vec<RevisionInfo> {
 /// newest revision below `current` when `None`; without its `pod-template-hash` label.
 /// An unknown revision, or none to go back to, is `Error::Invalid` on field `to` (as on the
 /// local backend).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn rollback_template(
     replica_sets: &[ReplicaSet],
     current: u64,
@@ -325,7 +321,6 @@ pub(crate) fn rollback_template(
 /// `spec` with the tars template a pod template was rendered from (its group spec from the
 /// [`SPEC_ANNOTATION`], its labels and annotations without those tars and Kubernetes add):
 /// the spec a deployment has after a rollback to that template.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn spec_from_template(
     spec: &DeploymentSpec,
     template: &PodTemplateSpec,

@@ -48,7 +48,6 @@ use super::{Stamp, i32_of, secs_ceil, secs_ceil_i32, timestamp, unsupported};
 /// The pod of a group: metadata from [`super::k8s_meta`] (spec annotation, generation
 /// annotation from `group.metadata.generation`), spec from [`pod_spec_with_labels`] with the
 /// pod's own labels (what a spread keeps apart).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn pod(group: &ContainerGroup, stamp: &Stamp) -> Result<Pod> {
     let metadata = super::k8s_meta(
         &group.metadata,
@@ -67,14 +66,14 @@ pub(crate) fn pod(group: &ContainerGroup, stamp: &Stamp) -> Result<Pod> {
 /// The pod spec of a group spec (shared by pods, deployment and job templates). Anything
 /// Kubernetes cannot express → `Error::Unsupported` naming the field. A spread needs the
 /// labels of the pods to keep apart: use [`pod_spec_with_labels`]; here it is `Unsupported`.
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn pod_spec(spec: &ContainerGroupSpec) -> Result<PodSpec> {
     pod_spec_at(spec, "spec", &BTreeMap::new())
 }
 
 /// [`pod_spec`], with a spread rendered as required pod anti-affinity against the pods carrying
 /// `labels` (the labels of the pods made from this spec).
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg(test)]
 pub(crate) fn pod_spec_with_labels(
     spec: &ContainerGroupSpec,
     labels: &BTreeMap<String, String>,
@@ -82,7 +81,9 @@ pub(crate) fn pod_spec_with_labels(
     pod_spec_at(spec, "spec", labels)
 }
 
-/// [`pod_spec_with_labels`] for a group spec at field path `path` (`spec`,
+/// The pod spec of a group spec (pods, deployment and job templates), with a spread rendered
+/// as required pod anti-affinity against the pods carrying `labels`, for a group spec at field
+/// path `path` (`spec`,
 /// `spec.template.spec`), which errors name.
 pub(crate) fn pod_spec_at(
     spec: &ContainerGroupSpec,
@@ -366,7 +367,6 @@ fn affinity(
 
 /// The group a pod shows: metadata from [`super::object_meta`], spec from the spec
 /// annotation, status from the pod's status.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn group_from_pod(pod: &Pod) -> Result<ContainerGroup> {
     let spec: ContainerGroupSpec = super::spec_of(Kind::ContainerGroup, &pod.metadata)?;
     let status = group_status(&spec, pod);

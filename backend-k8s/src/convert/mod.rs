@@ -68,7 +68,6 @@ impl Stamp {
     }
 
     /// Whether an object with these labels belongs to this instance.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn owns(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         labels.is_some_and(|l| {
             l.get(meta::MANAGED_BY_LABEL).map(String::as_str) == Some(meta::MANAGED_BY_VALUE)
