@@ -24,8 +24,12 @@ where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = Result<Box<dyn Target>, String>> + Send,
 {
-    run_with_engine(column, Ok(()), make)
+    run_cases(column, Ok(()), None, make)
 }
+
+/// How many cases of an engine's column run at once unless `--test-threads` says otherwise:
+/// they mostly wait on the engine (rollouts, minute-long cron slots), not on this machine.
+pub const ENGINE_CASE_THREADS: usize = 6;
 
 /// Like [`run`], for a column that needs an engine outside the process: `engine` is `Err`
 /// (saying what to set) when none is configured. Then every case is an ignored trial, no cell
@@ -36,7 +40,23 @@ where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = Result<Box<dyn Target>, String>> + Send,
 {
-    let args = Arguments::from_args();
+    run_cases(column, engine, Some(ENGINE_CASE_THREADS), make)
+}
+
+fn run_cases<F, Fut>(
+    column: &'static str,
+    engine: Result<(), String>,
+    threads: Option<usize>,
+    make: F,
+) -> !
+where
+    F: Fn() -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<Box<dyn Target>, String>> + Send,
+{
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = threads;
+    }
     if let Err(why) = engine {
         eprintln!("{column}: every case ignored: {why}");
         let trials = cases::all()
