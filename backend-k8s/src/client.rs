@@ -38,6 +38,16 @@ pub(crate) async fn connect(config: &K8sConfig) -> Result<(Client, String)> {
             reason: format!("no kubeconfig and not in a cluster: {e}"),
         })?,
     };
+    let mut kube_config = kube_config;
+    if config.insecure_skip_tls_verify {
+        tracing::warn!(
+            backend = BACKEND,
+            server = %kube_config.cluster_url,
+            "TLS verification is OFF (insecure_skip_tls_verify_for_test_clusters): any server \
+             certificate is accepted"
+        );
+        kube_config.accept_invalid_certs = true;
+    }
     let namespace = config
         .namespace
         .clone()

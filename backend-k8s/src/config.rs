@@ -23,6 +23,7 @@ pub struct K8sConfig {
     pub(crate) instance: Option<String>,
     pub(crate) state: Option<PathBuf>,
     pub(crate) skip_dry_run: bool,
+    pub(crate) insecure_skip_tls_verify: bool,
 }
 
 impl K8sConfig {
@@ -67,6 +68,15 @@ impl K8sConfig {
     /// round trip less per apply; invalid objects are then refused by the real apply).
     pub fn skip_dry_run(mut self, skip: bool) -> Self {
         self.skip_dry_run = skip;
+        self
+    }
+
+    /// **Insecure**: accepts any server certificate, whatever the kubeconfig says. For
+    /// throw-away test clusters with self-signed certificates only; tars logs a warning at every
+    /// connection made this way. Certificates are verified by default (and when the kubeconfig
+    /// itself sets `insecure-skip-tls-verify`, kube-rs honours that, as kubectl does).
+    pub fn insecure_skip_tls_verify_for_test_clusters(mut self) -> Self {
+        self.insecure_skip_tls_verify = true;
         self
     }
 

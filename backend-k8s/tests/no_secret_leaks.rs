@@ -1,0 +1,90 @@
+//! The credentials of the kubeconfig never appear in what tars shows: the configuration's
+//! `Debug`, the errors of a failed connection, or the logs.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use tars_backend_k8s::{K8sBackend, K8sConfig};
+
+const SENTINEL: &str = "tars-sentinel-token-5d1f0c";
+
+/// A kubeconfig for a server that does not answer (a closed port on loopback), with a bearer
+/// token that must never be shown.
+fn kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let path = dir.join("kubeconfig");
+    let mut f = std::fs::File::create(&path).expect("create");
+    write!(
+        f,
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: https://127.0.0.1:{port}
+    insecure-skip-tls-verify: true
+users:
+- name: u
+  user:
+    token: {SENTINEL}
+contexts:
+- name: ctx
+  context: {{cluster: c, user: u, namespace: ns}}
+current-context: ctx
+"
+    )
+    .expect("write");
+    path
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_kubeconfig_token_never_reaches_debug_errors_or_logs() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = K8sConfig::new()
+        .kubeconfig(kubeconfig(dir.path()))
+        .context("ctx")
+        .insecure_skip_tls_verify_for_test_clusters();
+    let shown = format!("{config:?}");
+    let err = K8sBackend::connect(config)
+        .await
+        .expect_err("nothing listens there");
+    let err_text = format!("{err} {err:?}");
+    assert!(
+        err.is_retryable(),
+        "an unreachable server is Unavailable: {err_text}"
+    );
+    let logs = String::from_utf8_lossy(&logs.0.lock().expect("lock")).into_owned();
+    assert!(
+        logs.contains("TLS verification is OFF"),
+        "the opt-out is announced loudly: {logs}"
+    );
+    for (what, text) in [("Debug", &shown), ("error", &err_text), ("logs", &logs)] {
+        assert!(
+            !text.contains(SENTINEL),
+            "the token leaked into the {what}: {text}"
+        );
+    }
+}
