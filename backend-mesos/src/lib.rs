@@ -1,0 +1,13 @@
+//! # tars-backend-mesos
+//!
+//! Foundations of tars' Apache Mesos backend (issue 7): the pieces every later part builds on.
+//!
+//! - [`recordio`]: the RecordIO framing of Mesos' v1 event streams, an incremental decoder and an
+//!   encoder.
+//!
+//! The backend itself (a framework over the v1 scheduler HTTP API, the tars executor over the v1
+//! executor HTTP API, ContainerGroups launched with `LAUNCH_GROUP`) is still to come; see this
+//! crate's README.
+#![forbid(unsafe_code)]
+
+pub mod recordio;
