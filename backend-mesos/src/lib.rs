@@ -4,6 +4,9 @@
 //!
 //! - [`recordio`]: the RecordIO framing of Mesos' v1 event streams, an incremental decoder and an
 //!   encoder.
+//! - [`scheduler`]: a minimal scheduler client: `SUBSCRIBE` with the event stream and its
+//!   `Mesos-Stream-Id`, calls on it, heartbeat tracking.
+//! - [`operator`]: the master's operator API (`GET_VERSION`, `GET_STATE`, …).
 //! - [`v1`]: the v1 scheduler and operator API types (JSON, field by field from the Mesos 1.11
 //!   protos).
 //!
@@ -12,5 +15,7 @@
 //! crate's README.
 #![forbid(unsafe_code)]
 
+pub mod operator;
 pub mod recordio;
+pub mod scheduler;
 pub mod v1;
