@@ -317,4 +317,205 @@ mod tests {
             );
         }
     }
+
+    use crate::recordio::encode_to_bytes;
+    use crate::v1::scheduler::CallType;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// Reads one HTTP/1.1 request (head and `Content-Length` body): (head, body).
+    async fn read_request(socket: &mut TcpStream) -> (String, Vec<u8>) {
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&data[..end]).into_owned();
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>())
+                    })
+                    .map_or(0, |v| v.expect("numeric Content-Length"));
+                while data.len() < end + 4 + length {
+                    let n = socket.read(&mut buf).await.expect("read");
+                    assert!(n > 0, "request cut short");
+                    data.extend_from_slice(&buf[..n]);
+                }
+                return (head, data[end + 4..end + 4 + length].to_vec());
+            }
+            let n = socket.read(&mut buf).await.expect("read");
+            assert!(n > 0, "connection closed before the request head ended");
+            data.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Writes `bytes` as one HTTP chunk.
+    async fn write_chunk(socket: &mut TcpStream, bytes: &[u8]) {
+        let mut out = format!("{:x}\r\n", bytes.len()).into_bytes();
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+        socket.write_all(&out).await.expect("write");
+        socket.flush().await.expect("flush");
+    }
+
+    const STREAM_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nMesos-Stream-Id: stream-1\r\n\r\n";
+
+    #[tokio::test]
+    async fn subscription_reads_events_split_across_chunks_and_calls_carry_the_stream_id() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let (head, body) = read_request(&mut stream).await;
+            assert!(
+                head.starts_with("POST /api/v1/scheduler HTTP/1.1"),
+                "{head}"
+            );
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains("accept: application/json"),
+                "{head}"
+            );
+            let call: Call = serde_json::from_slice(&body).expect("a Call");
+            assert_eq!(call.kind, CallType::Subscribe);
+            stream
+                .write_all(STREAM_HEAD.as_bytes())
+                .await
+                .expect("write");
+            let mut records = encode_to_bytes(
+                br#"{"type":"SUBSCRIBED","subscribed":{"framework_id":{"value":"fw-1"},"heartbeat_interval_seconds":15}}"#,
+            )
+            .to_vec();
+            records.extend_from_slice(&encode_to_bytes(br#"{"type":"HEARTBEAT"}"#));
+            // Cut inside the first record's header and inside the second record.
+            for piece in [
+                &records[..1],
+                &records[1..40],
+                &records[40..records.len() - 3],
+                &records[records.len() - 3..],
+            ] {
+                write_chunk(&mut stream, piece).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // Then a call on its own connection.
+            let (mut call_conn, _) = listener.accept().await.expect("accept call");
+            let (head, body) = read_request(&mut call_conn).await;
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains("mesos-stream-id: stream-1"),
+                "{head}"
+            );
+            let call: Call = serde_json::from_slice(&body).expect("a Call");
+            call_conn
+                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .expect("write");
+            write_chunk(&mut stream, b"").await; // end of the stream
+            call
+        });
+
+        let client = SchedulerClient::new(&address).expect("address");
+        let info = FrameworkInfo {
+            user: "u".into(),
+            name: "n".into(),
+            ..FrameworkInfo::default()
+        };
+        let mut subscription = client.subscribe(info).await.expect("subscribed");
+        assert_eq!(subscription.stream_id(), "stream-1");
+        assert_eq!(subscription.event_timeout(), FIRST_EVENT_TIMEOUT);
+        let first = subscription.next_event().await.expect("first event");
+        assert_eq!(first.kind, EventType::Subscribed);
+        assert_eq!(subscription.framework_id(), Some(&FrameworkId::new("fw-1")));
+        assert_eq!(
+            subscription.heartbeat_interval(),
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(subscription.event_timeout(), Duration::from_secs(45));
+        assert_eq!(
+            subscription.next_event().await.expect("heartbeat").kind,
+            EventType::Heartbeat
+        );
+
+        let caller = subscription.caller();
+        let framework = caller.framework_id().expect("known").clone();
+        caller
+            .call(&Call::teardown(framework))
+            .await
+            .expect("accepted");
+        assert!(matches!(
+            subscription.next_event().await,
+            Err(Error::StreamEnded)
+        ));
+        let sent = server.await.expect("server");
+        assert_eq!(sent, Call::teardown(FrameworkId::new("fw-1")));
+    }
+
+    #[tokio::test]
+    async fn a_silent_stream_times_out_after_missed_heartbeats() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            read_request(&mut stream).await;
+            stream
+                .write_all(STREAM_HEAD.as_bytes())
+                .await
+                .expect("write");
+            let subscribed = encode_to_bytes(
+                br#"{"type":"SUBSCRIBED","subscribed":{"framework_id":{"value":"fw"},"heartbeat_interval_seconds":0.05}}"#,
+            );
+            write_chunk(&mut stream, &subscribed).await;
+            tokio::time::sleep(Duration::from_secs(5)).await; // silent, connection open
+        });
+        let client = SchedulerClient::new(&address).expect("address");
+        let info = FrameworkInfo {
+            user: "u".into(),
+            name: "n".into(),
+            ..FrameworkInfo::default()
+        };
+        let mut subscription = client.subscribe(info).await.expect("subscribed");
+        subscription.next_event().await.expect("SUBSCRIBED");
+        let started = Instant::now();
+        match subscription.next_event().await {
+            Err(Error::HeartbeatTimeout(limit)) => assert_eq!(limit, Duration::from_millis(150)),
+            other => panic!("expected a heartbeat timeout, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(2));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn refused_subscriptions_and_missing_stream_ids_are_errors() {
+        for (response, check) in [
+            (
+                "HTTP/1.1 400 Bad Request\r\nContent-Length: 24\r\n\r\nFailed to validate call\n",
+                (|e: &Error| matches!(e, Error::Status { status, body } if *status == StatusCode::BAD_REQUEST && body == "Failed to validate call"))
+                    as fn(&Error) -> bool,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                |e: &Error| matches!(e, Error::MissingStreamId),
+            ),
+        ] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let address = listener.local_addr().expect("address").to_string();
+            let server = tokio::spawn(async move {
+                let (mut stream, _) = listener.accept().await.expect("accept");
+                read_request(&mut stream).await;
+                stream.write_all(response.as_bytes()).await.expect("write");
+                stream.flush().await.expect("flush");
+            });
+            let client = SchedulerClient::new(&address).expect("address");
+            let info = FrameworkInfo {
+                user: "u".into(),
+                name: "n".into(),
+                ..FrameworkInfo::default()
+            };
+            let error = client.subscribe(info).await.expect_err("refused");
+            assert!(check(&error), "{response:?} gave {error:?}");
+            server.await.expect("server");
+        }
+    }
 }
