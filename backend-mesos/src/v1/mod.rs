@@ -421,3 +421,266 @@ mod tests {
         assert_eq!(back, call);
     }
 }
+
+/// Samples captured from the Mesos 1.11.0 of `scripts/engines/mesos` (`testdata/mesos-1.11/`):
+/// event streams as the master sent them (RecordIO), and operator API responses.
+#[cfg(test)]
+mod real_samples {
+    use super::master::{Response, ResponseType};
+    use super::mesos::*;
+    use super::scheduler::*;
+    use crate::recordio::Decoder;
+    use serde_json::Value;
+
+    /// Paths (`/a/b/0/c`) present in `original` but not in `encoded`, or different there; empty
+    /// arrays count as absent (Mesos writes some, the encoder omits them) and numbers are compared
+    /// as floats.
+    fn lost(original: &Value, encoded: &Value, path: &str, out: &mut Vec<String>) {
+        match (original, encoded) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (key, value) in a {
+                    let here = format!("{path}/{key}");
+                    match b.get(key) {
+                        Some(other) => lost(value, other, &here, out),
+                        None if value.as_array().is_some_and(Vec::is_empty) => {}
+                        None => out.push(here),
+                    }
+                }
+            }
+            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    lost(x, y, &format!("{path}/{i}"), out);
+                }
+            }
+            (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => {}
+            (x, y) if x == y => {}
+            _ => out.push(path.to_owned()),
+        }
+    }
+
+    /// What re-encoding `text` as `T` loses.
+    fn lost_in_round_trip<T>(text: &[u8]) -> (T, Vec<String>)
+    where
+        T: serde::de::DeserializeOwned + serde::Serialize,
+    {
+        let decoded: T = serde_json::from_slice(text).expect("decodes");
+        let original: Value = serde_json::from_slice(text).expect("valid JSON");
+        let encoded = serde_json::to_value(&decoded).expect("encodes");
+        let mut out = Vec::new();
+        lost(&original, &encoded, "", &mut out);
+        (decoded, out)
+    }
+
+    fn events(stream: &[u8]) -> Vec<Event> {
+        // Fed in 7-byte chunks: records arrive split, as over HTTP.
+        let mut decoder = Decoder::new();
+        let mut events = Vec::new();
+        for chunk in stream.chunks(7) {
+            for record in decoder.decode(chunk).expect("valid RecordIO") {
+                let (event, lost) = lost_in_round_trip::<Event>(&record);
+                assert_eq!(
+                    lost,
+                    Vec::<String>::new(),
+                    "{}",
+                    String::from_utf8_lossy(&record)
+                );
+                events.push(event);
+            }
+        }
+        decoder.finish().expect("the capture ends between records");
+        events
+    }
+
+    #[test]
+    fn subscribe_stream() {
+        let events = events(include_bytes!(
+            "testdata/mesos-1.11/subscribe-stream.recordio"
+        ));
+        let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventType::Subscribed,
+                EventType::Heartbeat,
+                EventType::Offers
+            ]
+        );
+        let subscribed = events[0].subscribed.as_ref().expect("subscribed set");
+        assert_eq!(subscribed.heartbeat_interval_seconds, Some(15.0));
+        let master = subscribed.master_info.as_ref().expect("master_info");
+        assert_eq!(
+            (master.port, master.version.as_deref()),
+            (5151, Some("1.11.0"))
+        );
+        let offer = &events[2].offers.as_ref().expect("offers set").offers[0];
+        assert_eq!(offer.framework_id, subscribed.framework_id);
+        assert_eq!(offer.hostname, "127.0.0.1");
+        let ports = offer
+            .resources
+            .iter()
+            .find(|r| r.name == "ports")
+            .expect("ports");
+        assert_eq!(
+            ports.ranges.as_ref().map(|r| r.range.clone()),
+            Some(vec![Range {
+                begin: 31000,
+                end: 32000
+            }])
+        );
+        let mem = offer
+            .resources
+            .iter()
+            .find(|r| r.name == "mem")
+            .expect("mem");
+        assert_eq!(mem.scalar, Some(Scalar { value: 2048.0 }));
+    }
+
+    #[test]
+    fn launch_group_without_executor_disk_is_refused_by_the_master() {
+        // A LAUNCH_GROUP whose executor has cpus and mem but no disk: the master answers each
+        // task with TASK_ERROR / REASON_TASK_GROUP_INVALID ("Executor '…' uses no disk").
+        let events = events(include_bytes!(
+            "testdata/mesos-1.11/launch-group-invalid-stream.recordio"
+        ));
+        let updates: Vec<_> = events.iter().filter_map(|e| e.update.as_ref()).collect();
+        assert_eq!(updates.len(), 2);
+        for update in updates {
+            let status = &update.status;
+            assert_eq!(status.state, TaskState::TaskError);
+            assert_eq!(
+                status.reason,
+                Some(TaskStatusReason::ReasonTaskGroupInvalid)
+            );
+            assert_eq!(status.source, Some(TaskStatusSource::SourceMaster));
+            assert!(
+                status
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("uses no disk"))
+            );
+            // Master-generated updates carry no uuid and are not acknowledged.
+            assert_eq!(status.uuid, None);
+            assert_eq!(Call::acknowledge(FrameworkId::new("f"), status), None);
+        }
+    }
+
+    #[test]
+    fn launch_group_whose_executor_cannot_start() {
+        // With disk, the agent takes the group; without a `mesos-containerizer` in its launcher
+        // directory the executor never starts: FAILURE for the executor, then TASK_FAILED for
+        // every task of the group, each with a uuid to acknowledge.
+        let events = events(include_bytes!(
+            "testdata/mesos-1.11/launch-group-failed-stream.recordio"
+        ));
+        let failure = events
+            .iter()
+            .find_map(|e| e.failure.as_ref())
+            .expect("FAILURE");
+        assert_eq!(failure.executor_id, Some(ExecutorId::new("tars-exec-1")));
+        let statuses: Vec<_> = events
+            .iter()
+            .filter_map(|e| e.update.as_ref())
+            .map(|u| &u.status)
+            .collect();
+        let tasks: Vec<_> = statuses.iter().map(|s| s.task_id.value.as_str()).collect();
+        assert_eq!(tasks, ["web", "sidecar"]);
+        for status in statuses {
+            assert_eq!(status.state, TaskState::TaskFailed);
+            assert_eq!(
+                status.reason,
+                Some(TaskStatusReason::ReasonExecutorTerminated)
+            );
+            assert_eq!(status.executor_id, Some(ExecutorId::new("tars-exec-1")));
+            let ack = Call::acknowledge(FrameworkId::new("f"), status).expect("acknowledgeable");
+            let acknowledge = ack.acknowledge.expect("acknowledge set");
+            assert_eq!(Some(acknowledge.uuid), status.uuid.clone());
+        }
+    }
+
+    fn response(text: &[u8], kind: ResponseType, expected_losses: &[&str]) -> Response {
+        let (response, lost) = lost_in_round_trip::<Response>(text);
+        assert_eq!(response.kind, kind);
+        assert_eq!(
+            lost, expected_losses,
+            "fields not in the protos (or not typed) were dropped"
+        );
+        response
+    }
+
+    #[test]
+    fn operator_get_version() {
+        let r = response(
+            include_bytes!("testdata/mesos-1.11/get-version.json"),
+            ResponseType::GetVersion,
+            &[],
+        );
+        let version = r.get_version.expect("get_version").version_info;
+        assert_eq!(
+            (version.version.as_str(), version.git_tag.as_deref()),
+            ("1.11.0", Some("1.11.0"))
+        );
+    }
+
+    #[test]
+    fn operator_get_agents() {
+        // `agent_info.checkpoint` is not in v1 AgentInfo (Mesos copies it from the internal
+        // SlaveInfo): it is ignored.
+        let r = response(
+            include_bytes!("testdata/mesos-1.11/get-agents.json"),
+            ResponseType::GetAgents,
+            &["/get_agents/agents/0/agent_info/checkpoint"],
+        );
+        let agents = r.get_agents.expect("get_agents").agents;
+        let [agent] = &agents[..] else {
+            panic!("one agent: {agents:?}")
+        };
+        assert!(agent.active);
+        assert_eq!(agent.version, "1.11.0");
+        assert_eq!(agent.agent_info.hostname, "127.0.0.1");
+        assert_eq!(agent.agent_info.resources.len(), 4);
+    }
+
+    #[test]
+    fn operator_get_tasks_and_frameworks() {
+        let r = response(
+            include_bytes!("testdata/mesos-1.11/get-tasks.json"),
+            ResponseType::GetTasks,
+            &[],
+        );
+        assert_eq!(r.get_tasks.expect("get_tasks").tasks, []);
+        let r = response(
+            include_bytes!("testdata/mesos-1.11/get-frameworks.json"),
+            ResponseType::GetFrameworks,
+            &[],
+        );
+        let frameworks = r.get_frameworks.expect("get_frameworks").frameworks;
+        assert_eq!(frameworks.len(), 1);
+        assert_eq!(frameworks[0].framework_info.name, "capture");
+        assert_eq!(frameworks[0].offers.len(), 1);
+    }
+
+    #[test]
+    fn operator_get_state() {
+        for (text, completed) in [
+            (&include_bytes!("testdata/mesos-1.11/get-state.json")[..], 0),
+            (
+                &include_bytes!("testdata/mesos-1.11/get-state-after-teardown.json")[..],
+                2,
+            ),
+        ] {
+            let r = response(
+                text,
+                ResponseType::GetState,
+                &["/get_state/get_agents/agents/0/agent_info/checkpoint"],
+            );
+            let state = r.get_state.expect("get_state");
+            let tasks = state.get_tasks.expect("get_tasks");
+            assert_eq!(tasks.completed_tasks.len(), completed);
+            for task in &tasks.completed_tasks {
+                assert_eq!(task.executor_id, Some(ExecutorId::new("tars-exec-1")));
+                assert!(task.state.is_terminal());
+            }
+            assert_eq!(state.get_agents.expect("get_agents").agents.len(), 1);
+        }
+    }
+}
