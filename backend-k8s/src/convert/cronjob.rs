@@ -502,7 +502,10 @@ pub(crate) fn runs(jobs: &[Job]) -> Vec<CronRun> {
             let annotation = |key: &str| m.annotations.as_ref().and_then(|a| a.get(key));
             let created = super::timestamp(m.creation_timestamp.as_ref());
             let status = j.status.clone().unwrap_or_default();
-            let started_at = super::timestamp(status.start_time.as_ref());
+            // The CronJob controller creates the Job when it starts the run; the Job controller
+            // sets `startTime` when it first syncs it, which can lag under load. A run exists
+            // from the Job's creation, so that is its start until `startTime` is known.
+            let started_at = super::timestamp(status.start_time.as_ref()).or(created);
             let slot = annotation(SCHEDULED_ANNOTATION)
                 .and_then(|s| s.parse::<Timestamp>().ok())
                 .or_else(|| slot_of_name(j))
@@ -783,6 +786,25 @@ pub(crate) mod tests {
         );
         assert!(stamp().owns(Some(labels)));
         assert_eq!(job.spec.and_then(|s| s.backoff_limit), Some(2));
+    }
+
+    #[test]
+    fn a_job_the_job_controller_has_not_synced_yet_started_when_it_was_created() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "report-29400000", "namespace": "ns",
+                "creationTimestamp": "2026-11-26T10:00:01Z",
+                "labels": {"tars.dev/cron-job": "report"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "report", "image": "busybox"}], "restartPolicy": "Never"}}}
+        }))
+        .expect("a Job");
+        let run = &runs(&[job])[0];
+        assert_eq!(run.outcome, RunOutcome::Running);
+        assert_eq!(
+            run.started_at,
+            Some("2026-11-26T10:00:01Z".parse().expect("time")),
+            "{run:?}"
+        );
     }
 
     fn job_json(name: &str, scheduled: Option<&str>, manual: bool, outcome: &str) -> Job {

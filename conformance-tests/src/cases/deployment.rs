@@ -36,7 +36,7 @@ cases![
 ];
 
 /// How long a rollout of a few replicas may take.
-const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(25);
+const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A template running `sleep` with `VERSION=version`, ready when its exec check passes
 /// (`ready_check` = `true`) or never (`false`).
