@@ -21,6 +21,7 @@
 //! cargo run --release --example bench                                  # local (+ k8s if set)
 //! TARS_K8S_KUBECONFIG=/tmp/k8s/kubeconfig cargo run --release --example bench -- --json target/bench.json
 //! cargo run --release --example bench -- --backends local --quick      # a smoke run
+//! cargo run --release --example bench -- --replot docs/bench/bench.json # redraw the charts
 //! ```
 
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ struct Args {
     json: Option<PathBuf>,
     charts: PathBuf,
     quick: bool,
+    replot: Option<PathBuf>,
 }
 
 fn parse_args() -> Res<Args> {
@@ -69,6 +71,7 @@ fn parse_args() -> Res<Args> {
         json: None,
         charts: PathBuf::from("docs/bench"),
         quick: false,
+        replot: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -80,9 +83,10 @@ fn parse_args() -> Res<Args> {
             "--json" => args.json = Some(it.next().ok_or("--json needs a path")?.into()),
             "--charts" => args.charts = it.next().ok_or("--charts needs a directory")?.into(),
             "--quick" => args.quick = true,
+            "--replot" => args.replot = Some(it.next().ok_or("--replot needs a JSON path")?.into()),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--backends local,k8s] [--json PATH] [--charts DIR] [--quick]"
+                    "usage: bench [--backends local,k8s] [--json PATH] [--charts DIR] [--quick] [--replot JSON]"
                 );
                 std::process::exit(0);
             }
@@ -810,8 +814,10 @@ fn bar_panels(
             )))?;
             let text = if b.2 >= 100.0 {
                 format!("{:.0}", b.2)
-            } else {
+            } else if b.2 >= 0.1 || b.2 == 0.0 {
                 format!("{:.2}", b.2)
+            } else {
+                format!("{:.4}", b.2)
             };
             chart.draw_series(std::iter::once(Text::new(
                 text,
@@ -954,6 +960,51 @@ fn charts(dir: &std::path::Path, measured: &[Measured], over: &Overhead) -> Res<
     Ok(written)
 }
 
+/// The measurements of an earlier run, from its `--json` output (to redraw its charts).
+fn from_json(v: &Value) -> Res<(Vec<Measured>, Overhead)> {
+    let samples = |v: &Value| -> Vec<f64> {
+        v["samples_ms"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let measured = v["operations"]
+        .as_array()
+        .ok_or("no operations in the JSON")?
+        .iter()
+        .map(|o| Measured {
+            backend: text(&o["backend"]),
+            operation: text(&o["operation"]),
+            ms: samples(o),
+            calls: o["calls"]
+                .as_object()
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    let over = v["overhead"]
+        .as_array()
+        .map(|cases| {
+            cases
+                .iter()
+                .map(|c| {
+                    let sides = [Side::Tars, Side::TarsSkip, Side::Raw]
+                        .into_iter()
+                        .map(|s| (s, samples(&c[s.key()])))
+                        .collect();
+                    (text(&c["case"]), sides)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((measured, over))
+}
+
 #[tokio::main]
 async fn main() -> Res<()> {
     tracing_subscriber::fmt()
@@ -963,6 +1014,14 @@ async fn main() -> Res<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = parse_args()?;
+    if let Some(path) = &args.replot {
+        let (measured, over) = from_json(&serde_json::from_str(&std::fs::read_to_string(path)?)?)?;
+        print_tables(&measured, &over);
+        for p in charts(&args.charts, &measured, &over)? {
+            eprintln!("chart: {}", p.display());
+        }
+        return Ok(());
+    }
     let sizes = if args.quick {
         Sizes {
             group_reps: 3,
