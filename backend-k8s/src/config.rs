@@ -64,8 +64,10 @@ impl K8sConfig {
         self
     }
 
-    /// Skips the server-side dry run that checks every object before it is applied (one
-    /// round trip less per apply; invalid objects are then refused by the real apply).
+    /// Skips the server-side dry run that checks an update before it is applied (one round
+    /// trip less per update; invalid objects are then refused by the real apply). A create is
+    /// always preceded by its dry run: that is how tars sees a name taken since its watch last
+    /// reported, and never takes over someone else's object.
     pub fn skip_dry_run(mut self, skip: bool) -> Self {
         self.skip_dry_run = skip;
         self
