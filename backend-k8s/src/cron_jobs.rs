@@ -237,10 +237,10 @@ impl ObjectApi<CronJobSpec> for K8sCronJobs {
     ) -> Result<ApplyOutcome<CronJobSpec>> {
         self.ctx.cron_jobs.synced().await?;
         let name = object.name();
-        let mut desired = object.clone();
-        desired.metadata = object.metadata.user_part();
-        desired.metadata.stamp_owner(&self.ctx.stamp.instance);
-        desired.status = None;
+        let desired = self
+            .ctx
+            .stamp
+            .desired(&object.metadata, object.spec.clone());
         match self.ctx.cron_jobs.holder(name) {
             Some(Holder::Foreign) => return Err(Self::conflict(name)),
             Some(Holder::Terminating) => {

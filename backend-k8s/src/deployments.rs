@@ -17,7 +17,7 @@ use tars_api::api::{
 };
 use tars_api::deployment::RevisionInfo;
 use tars_api::meta::Kind;
-use tars_api::{Deployment, DeploymentSpec, Error, LabelSelector, Object, Result, diff};
+use tars_api::{Deployment, DeploymentSpec, Error, LabelSelector, Result, diff};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
@@ -214,12 +214,10 @@ impl K8sDeployments {
         change: impl FnOnce(&mut DeploymentSpec),
     ) -> Result<Deployment> {
         let current = self.current(name).await?;
-        let mut desired = Object {
-            metadata: current.metadata.user_part(),
-            spec: current.spec.clone(),
-            status: None,
-        };
-        desired.metadata.stamp_owner(&self.ctx.stamp.instance);
+        let mut desired = self
+            .ctx
+            .stamp
+            .desired(&current.metadata, current.spec.clone());
         change(&mut desired.spec);
         Ok(self.update(desired, false, None).await?.object)
     }
@@ -234,10 +232,10 @@ impl ObjectApi<DeploymentSpec> for K8sDeployments {
     ) -> Result<ApplyOutcome<DeploymentSpec>> {
         self.ctx.deployments.synced().await?;
         let name = object.name();
-        let mut desired = object.clone();
-        desired.metadata = object.metadata.user_part();
-        desired.metadata.stamp_owner(&self.ctx.stamp.instance);
-        desired.status = None;
+        let desired = self
+            .ctx
+            .stamp
+            .desired(&object.metadata, object.spec.clone());
         match self.ctx.deployments.holder(name) {
             Some(Holder::Foreign) => return Err(conflict(name)),
             Some(Holder::Terminating) | None => {
@@ -360,12 +358,10 @@ impl Deployments for K8sDeployments {
         let current = deployment_from_k8s(&d, &rs)?;
         let revision = current.status.as_ref().map_or(0, |s| s.revision);
         let (target, template) = rollback_template(&rs, revision, to)?;
-        let mut desired = Object {
-            metadata: current.metadata.user_part(),
-            spec: spec_from_template(&current.spec, &template)?,
-            status: None,
-        };
-        desired.metadata.stamp_owner(&self.ctx.stamp.instance);
+        let desired = self.ctx.stamp.desired(
+            &current.metadata,
+            spec_from_template(&current.spec, &template)?,
+        );
         let cause = format!("rollback to {target}");
         tracing::info!(
             backend = crate::BACKEND,

@@ -113,10 +113,10 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
     ) -> Result<ApplyOutcome<ContainerGroupSpec>> {
         self.ctx.groups.synced().await?;
         let name = object.name();
-        let mut desired = object.clone();
-        desired.metadata = object.metadata.user_part();
-        desired.metadata.stamp_owner(&self.ctx.stamp.instance);
-        desired.status = None;
+        let mut desired = self
+            .ctx
+            .stamp
+            .desired(&object.metadata, object.spec.clone());
         match self.ctx.groups.holder(name) {
             Some(Holder::Foreign) => return Err(Self::conflict(name)),
             Some(Holder::Terminating) => {

@@ -67,6 +67,22 @@ impl Stamp {
         labels
     }
 
+    /// The object tars sends for `spec` under `metadata`: the user's part of the metadata
+    /// (name, labels, annotations) with the ownership stamp, no status.
+    pub(crate) fn desired<S: tars_api::Spec>(
+        &self,
+        metadata: &ObjectMeta,
+        spec: S,
+    ) -> tars_api::Object<S> {
+        let mut metadata = metadata.user_part();
+        metadata.stamp_owner(&self.instance);
+        tars_api::Object {
+            metadata,
+            spec,
+            status: None,
+        }
+    }
+
     /// Whether an object with these labels belongs to this instance.
     pub(crate) fn owns(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         labels.is_some_and(|l| {
