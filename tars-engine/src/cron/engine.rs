@@ -447,6 +447,10 @@ impl Drop for CronEngine {
 /// the slot instant: at 100,000 jobs a second's firings take tens of milliseconds to record.
 const LEAD: Duration = Duration::from_millis(250);
 
+/// How long before the instant of prepared runs the scheduler stops sleeping on the timer
+/// wheel (millisecond granularity, rounded up) and yields until the instant instead.
+const PRECISE: Duration = Duration::from_millis(2);
+
 /// Sleeps until the earliest timer of all jobs (or [`LEAD`] before it, to prepare the slots
 /// due then: recorded ahead, started at their instant), fires everything due, and again.
 async fn schedule(inner: Arc<Inner>) {
@@ -504,8 +508,24 @@ async fn schedule(inner: Arc<Inner>) {
             inner.wake.notified().await;
             continue;
         };
+        if let Some((h, _)) = &held
+            && wake == *h
+            && until(now, wake) <= PRECISE
+        {
+            // The timer wheel would wake up to a millisecond late; the last stretch before
+            // the prepared slot is waited out by yielding (at most PRECISE per slot).
+            while Timestamp::now() < wake {
+                tokio::task::yield_now().await;
+            }
+            continue;
+        }
+        let sleep_for = if held.as_ref().is_some_and(|(h, _)| wake == *h) {
+            until(now, wake).saturating_sub(PRECISE)
+        } else {
+            until(now, wake)
+        };
         tokio::select! {
-            () = tokio::time::sleep(until(now, wake)) => {}
+            () = tokio::time::sleep(sleep_for) => {}
             () = inner.wake.notified() => {}
         }
     }
