@@ -166,7 +166,7 @@ impl ObjectApi<CronJobSpec> for LocalCronJobs {
     }
 
     async fn list(&self, params: &ListParams) -> Result<ObjectList<CronJobSpec>> {
-        Ok(ObjectList::page(&self.engine.list(), params))
+        Ok(self.engine.page(params))
     }
 
     async fn delete(&self, name: &str, _options: DeleteOptions) -> Result<()> {
@@ -290,6 +290,42 @@ mod tests {
             backend.cron_jobs().get("limited").await,
             Err(Error::NotFound { .. })
         ));
+        backend.shutdown().await.expect("shutdown");
+    }
+
+    #[tokio::test]
+    async fn pages_follow_the_continue_token_and_the_selector() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = LocalBackend::open(LocalConfig::new(dir.path()))
+            .await
+            .expect("open");
+        let api = backend.cron_jobs();
+        for i in 0..7 {
+            let mut j = job(&format!("j{i}"));
+            let tier = if i % 2 == 0 { "even" } else { "odd" };
+            j.metadata.labels.insert("tier".to_owned(), tier.to_owned());
+            api.apply(&j, ApplyOptions::default()).await.expect("apply");
+        }
+        let mut params =
+            ListParams::matching("tier=even".parse::<LabelSelector>().expect("selector")).limit(2);
+        let mut pages = Vec::new();
+        loop {
+            let page = api.list(&params).await.expect("list");
+            pages.push(
+                page.items
+                    .iter()
+                    .map(|o| o.name().to_owned())
+                    .collect::<Vec<_>>(),
+            );
+            match page.continue_token {
+                Some(token) => params.continue_token = Some(token),
+                None => break,
+            }
+        }
+        assert_eq!(pages, [["j0", "j2"], ["j4", "j6"]]);
+        let all = api.list(&ListParams::all()).await.expect("list");
+        assert_eq!(all.items.len(), 7);
+        assert!(all.continue_token.is_none());
         backend.shutdown().await.expect("shutdown");
     }
 }
