@@ -485,15 +485,27 @@ impl Drop for CronEngine {
 /// the slot instant: at 100,000 jobs a second's firings take tens of milliseconds to record.
 const LEAD: Duration = Duration::from_millis(250);
 
+/// The most the lead grows to when preparing takes long (a loaded machine): slots a second
+/// apart still leave time to hand out one batch before preparing the next.
+const MAX_LEAD: Duration = Duration::from_millis(800);
+
+/// The lead for the next preparation: [`LEAD`], or twice what the last one took when that is
+/// more (so a slow store or a loaded machine still records ahead of the slot), at most
+/// [`MAX_LEAD`].
+fn lead_after(last_prepare: Duration) -> Duration {
+    (last_prepare * 2).clamp(LEAD, MAX_LEAD)
+}
+
 /// How long before the instant of prepared runs the scheduler stops sleeping on the timer
 /// wheel (millisecond granularity, rounded up) and yields until the instant instead.
 const PRECISE: Duration = Duration::from_millis(2);
 
-/// Sleeps until the earliest timer of all jobs (or [`LEAD`] before it, to prepare the slots
+/// Sleeps until the earliest timer of all jobs (or a lead before it, see [`lead_after`], to prepare the slots
 /// due then: recorded ahead, started at their instant), fires everything due, and again.
 async fn schedule(inner: Arc<Inner>) {
     // Runs prepared ahead: recorded already, their groups start at this instant.
     let mut held: Option<(Timestamp, Vec<Effect>)> = None;
+    let mut lead = LEAD;
     loop {
         let now = Timestamp::now();
         if let Some((at, _)) = &held
@@ -524,8 +536,10 @@ async fn schedule(inner: Arc<Inner>) {
                 }
                 continue;
             }
-            Some(at) if ahead && until(now, at) <= LEAD => {
+            Some(at) if ahead && until(now, at) <= lead => {
+                let began = std::time::Instant::now();
                 let effects = inner.step(|core| core.prepare(at));
+                lead = lead_after(began.elapsed());
                 let effects = effects.unwrap_or_else(|e| {
                     tracing::error!(error = %e, "cron engine step failed; nothing was started");
                     Vec::new()
@@ -538,7 +552,7 @@ async fn schedule(inner: Arc<Inner>) {
         let wake = match (next, &held) {
             (Some(at), Some((h, _))) => Some(at.min(*h)),
             (None, Some((h, _))) => Some(*h),
-            (Some(at), None) if ahead => Some(at.checked_sub(LEAD).unwrap_or(at)),
+            (Some(at), None) if ahead => Some(at.checked_sub(lead).unwrap_or(at)),
             (Some(at), None) => Some(at),
             (None, None) => None,
         };
@@ -643,4 +657,19 @@ async fn reconcile(inner: Arc<Inner>) {
         Err(e) => tracing::warn!(error = %e, "could not list cron run groups at start"),
     }
     inner.reconciled.store(true, Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lead_grows_with_a_slow_preparation_within_bounds() {
+        assert_eq!(lead_after(Duration::from_millis(10)), LEAD);
+        assert_eq!(
+            lead_after(Duration::from_millis(300)),
+            Duration::from_millis(600)
+        );
+        assert_eq!(lead_after(Duration::from_secs(2)), MAX_LEAD);
+    }
 }
