@@ -702,7 +702,7 @@ mod executor_api {
     fn doc_update_call() {
         let call: Call = round_trip(include_str!("testdata/executor-call-update.json"));
         assert_eq!(call.kind, CallType::Update);
-        let status = call.update.expect("update set").status;
+        let status = call.update.clone().expect("update set").status;
         assert_eq!(status.state, TaskState::TaskRunning);
         assert_eq!(status.source, Some(TaskStatusSource::SourceExecutor));
         assert_eq!(
