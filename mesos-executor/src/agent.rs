@@ -36,7 +36,7 @@ pub enum StreamError {
 #[derive(Debug)]
 pub enum StreamMessage {
     /// An event of subscription `generation`.
-    Event(u64, Event),
+    Event(u64, Box<Event>),
     /// Subscription `generation` is over.
     Closed(u64, StreamError),
 }
@@ -98,7 +98,10 @@ impl Agent {
             for record in records {
                 let event: Event = serde_json::from_slice(&record)
                     .map_err(|e| StreamError::Decode(e.to_string()))?;
-                if tx.send(StreamMessage::Event(generation, event)).is_err() {
+                if tx
+                    .send(StreamMessage::Event(generation, Box::new(event)))
+                    .is_err()
+                {
                     return Ok(()); // the executor is gone
                 }
             }

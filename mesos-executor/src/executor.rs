@@ -193,7 +193,7 @@ impl Executor {
     fn on_stream(&mut self, message: StreamMessage) {
         match message {
             StreamMessage::Event(generation, event) if generation == self.generation => {
-                self.on_event(event);
+                self.on_event(*event);
             }
             StreamMessage::Closed(generation, error) if generation == self.generation => {
                 self.on_disconnected(&error);
