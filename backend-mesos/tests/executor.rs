@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use tars_backend_mesos::operator::OperatorClient;
 use tars_backend_mesos::scheduler::{Caller, SchedulerClient, Subscription};
 use tars_backend_mesos::v1::mesos::{
-    CommandInfo, Environment, EnvironmentVariable, ExecutorId, ExecutorInfo, ExecutorType, Filters,
-    FrameworkId, FrameworkInfo, Json, Offer, OfferOperation, Resource, TaskGroupInfo, TaskId,
-    TaskInfo, TaskState, TaskStatus,
+    CommandInfo, DurationInfo, Environment, EnvironmentVariable, ExecutorId, ExecutorInfo,
+    ExecutorType, Filters, FrameworkId, FrameworkInfo, Json, KillPolicy, Offer, OfferOperation,
+    Resource, TaskGroupInfo, TaskId, TaskInfo, TaskState, TaskStatus,
 };
 use tars_backend_mesos::v1::scheduler::{Call, EventType};
 
@@ -113,11 +113,7 @@ impl Framework {
     }
 
     /// Accepts an offer with one LAUNCH_GROUP of `tasks` on a DEFAULT executor.
-    async fn launch(
-        &mut self,
-        executor_id: &ExecutorId,
-        tasks: Vec<(TaskId, CommandInfo, Option<Json>)>,
-    ) -> Instant {
+    async fn launch(&mut self, executor_id: &ExecutorId, tasks: Vec<Spec>) -> Instant {
         let offer = self.offer().await;
         let role = offer
             .resources
@@ -147,23 +143,25 @@ impl Framework {
         };
         let tasks = tasks
             .into_iter()
-            .map(|(task_id, command, health_check)| TaskInfo {
-                name: task_id.value.clone(),
-                task_id,
-                agent_id: offer.agent_id.clone(),
-                resources: resources(0.1, 32.0, None),
-                executor: None,
-                command: Some(command),
-                container: None,
-                health_check,
-                check: None,
-                kill_policy: None,
-                data: None,
-                labels: None,
-                discovery: None,
-                max_completion_time: None,
-                limits: Default::default(),
-            })
+            .map(
+                |Spec(task_id, command, health_check, kill_policy)| TaskInfo {
+                    name: task_id.value.clone(),
+                    task_id,
+                    agent_id: offer.agent_id.clone(),
+                    resources: resources(0.1, 32.0, None),
+                    executor: None,
+                    command: Some(command),
+                    container: None,
+                    health_check,
+                    check: None,
+                    kill_policy,
+                    data: None,
+                    labels: None,
+                    discovery: None,
+                    max_completion_time: None,
+                    limits: Default::default(),
+                },
+            )
             .collect();
         let operation = OfferOperation::launch_group(executor, TaskGroupInfo { tasks });
         let filters = Some(Filters {
@@ -182,6 +180,9 @@ impl Framework {
         sent
     }
 }
+
+/// A task of a group: id, command, health check, kill policy.
+struct Spec(TaskId, CommandInfo, Option<Json>, Option<KillPolicy>);
 
 fn summary(statuses: &[TaskStatus]) -> Vec<String> {
     statuses
@@ -330,7 +331,10 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
     let sent = fw
         .launch(
             &executor,
-            vec![(t1.clone(), echo, None), (t2.clone(), argv, None)],
+            vec![
+                Spec(t1.clone(), echo, None, None),
+                Spec(t2.clone(), argv, None, None),
+            ],
         )
         .await;
     let starting = fw
@@ -424,18 +428,29 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
         executor_pids[0], executor_gone
     );
 
-    // 2. One task exits 3: it fails, the other is killed.
+    // 2. One task exits 3: it fails, the other is killed; that one ignores SIGTERM, so it gets
+    //    SIGKILL after its kill policy's grace period (0.5 s).
     let executor = ExecutorId::new(format!("tars-test-{run}-2"));
     let (t3, t4) = (
         TaskId::new(format!("t3-{run}")),
         TaskId::new(format!("t4-{run}")),
     );
+    let grace = KillPolicy {
+        grace_period: Some(DurationInfo {
+            nanoseconds: 500_000_000,
+        }),
+    };
     let sent = fw
         .launch(
             &executor,
             vec![
-                (t3.clone(), shell("sleep 1; exit 3"), None),
-                (t4.clone(), shell("sleep 1000"), None),
+                Spec(t3.clone(), shell("sleep 1; exit 3"), None, None),
+                Spec(
+                    t4.clone(),
+                    shell("trap '' TERM; sleep 1000"),
+                    None,
+                    Some(grace),
+                ),
             ],
         )
         .await;
@@ -454,14 +469,24 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
     assert!(fw.seen(&t4, TaskState::TaskFinished).is_none());
     let killed = fw.seen(&t4, TaskState::TaskKilled).expect("killed");
     assert!(
-        killed
-            .message
-            .as_deref()
-            .is_some_and(|m| m.contains(&format!("task {} failed", t3.value))),
+        killed.message.as_deref().is_some_and(
+            |m| m == format!("task {} failed; Command terminated with signal 9", t3.value)
+        ),
         "{killed:?}"
     );
     wait_gone("MESOS_EXECUTOR_ID", &executor.value).await;
-    println!("group 2: t3 FAILED (exit 3), t4 KILLED, {elapsed:?} after ACCEPT (t3 sleeps 1 s)");
+    let t3_failed = fw
+        .statuses
+        .iter()
+        .position(|s| s.task_id == t3 && s.state == TaskState::TaskFailed);
+    let escalated = killed.timestamp.unwrap_or_default() - failed.timestamp.unwrap_or_default();
+    assert!(
+        t3_failed.is_some() && (0.45..5.0).contains(&escalated),
+        "SIGKILL {escalated} s after the failure"
+    );
+    println!(
+        "group 2: t3 FAILED (exit 3), t4 KILLED by SIGKILL {escalated:.2} s later, {elapsed:?} after ACCEPT (t3 sleeps 1 s)"
+    );
 
     // 3. Health checks: one passes, one fails 3 times in a row (no grace) and kills the group.
     let executor = ExecutorId::new(format!("tars-test-{run}-3"));
@@ -481,12 +506,13 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
         .launch(
             &executor,
             vec![
-                (
+                Spec(
                     t5.clone(),
                     shell("sleep 1000"),
                     Some(check("test -n \"$MESOS_SANDBOX\"")),
+                    None,
                 ),
-                (t6.clone(), shell("sleep 1000"), Some(check("exit 1"))),
+                Spec(t6.clone(), shell("sleep 1000"), Some(check("exit 1")), None),
             ],
         )
         .await;

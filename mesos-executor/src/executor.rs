@@ -15,7 +15,7 @@
 //!   the group. Later updates of the task carry its last `healthy`.
 //! - Every update has a fresh uuid and is kept until `ACKNOWLEDGED`; unacknowledged updates
 //!   (and tasks none of whose updates was acknowledged) go with every re-`SUBSCRIBE`.
-//! - Disconnected: with checkpointing, re-subscribe with a growing pause bounded by
+//! - Disconnected: with checkpointing, re-subscribe with a growing pause bounded by half of
 //!   `MESOS_SUBSCRIPTION_BACKOFF_MAX`, for up to `MESOS_RECOVERY_TIMEOUT`; without it (or after
 //!   that), kill every task and exit, as the executor API doc says.
 //! - `SHUTDOWN` (or SIGTERM): kill everything, wait (bounded) for the acknowledgements, exit 0.
@@ -629,11 +629,13 @@ impl Executor {
     }
 }
 
-/// The pause before re-subscription attempt `attempt` (0-based): 100 ms doubling, at most `max`.
+/// The pause before re-subscription attempt `attempt` (0-based): 100 ms doubling, at most half
+/// of `max` (the agent's `MESOS_SUBSCRIPTION_BACKOFF_MAX`, its executor re-registration timeout:
+/// a recovering agent then sees at least two attempts within it).
 pub fn backoff(attempt: u32, max: Duration) -> Duration {
     FIRST_BACKOFF
         .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
-        .min(max)
+        .min(max / 2)
 }
 
 #[cfg(test)]
@@ -641,14 +643,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resubscription_backoff_doubles_up_to_the_agents_maximum() {
-        let max = Duration::from_secs(2);
+    fn resubscription_backoff_doubles_up_to_half_the_agents_maximum() {
+        let max = Duration::from_secs(4);
         let pauses: Vec<_> = (0..7).map(|a| backoff(a, max).as_millis()).collect();
         assert_eq!(pauses, [100, 200, 400, 800, 1600, 2000, 2000]);
-        assert_eq!(backoff(1000, max), max);
+        assert_eq!(backoff(1000, max), Duration::from_secs(2));
         assert_eq!(
             backoff(3, Duration::from_millis(250)),
-            Duration::from_millis(250)
+            Duration::from_millis(125)
         );
     }
 }
