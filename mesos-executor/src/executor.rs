@@ -178,7 +178,8 @@ impl Executor {
             unacknowledged_updates,
         );
         tracing::info!(
-            "SUBSCRIBE #{} to {} ({} unacknowledged updates)",
+            "executor {}: SUBSCRIBE #{} to {} ({} unacknowledged updates)",
+            self.config.executor_id.value,
             self.generation,
             self.config.endpoint,
             self.unacknowledged.len()
