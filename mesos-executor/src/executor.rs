@@ -120,6 +120,8 @@ struct Executor {
     generation: u64,
     connected: bool,
     ever_subscribed: bool,
+    /// The uuids of the updates the pending `SUBSCRIBE` carries.
+    in_subscribe: Vec<String>,
     disconnected_at: Option<Instant>,
     attempts: u32,
     killing_state: bool,
@@ -150,6 +152,7 @@ pub async fn run(config: Config) -> Result<i32, reqwest::Error> {
         generation: 0,
         connected: false,
         ever_subscribed: false,
+        in_subscribe: Vec::new(),
         disconnected_at: None,
         attempts: 0,
         killing_state: false,
@@ -183,6 +186,11 @@ impl Executor {
             .values()
             .filter(|t| !t.acknowledged_any)
             .map(|t| t.info.clone())
+            .collect();
+        self.in_subscribe = self
+            .unacknowledged
+            .iter()
+            .filter_map(|s| s.uuid.clone())
             .collect();
         let unacknowledged_updates = self
             .unacknowledged
@@ -230,6 +238,25 @@ impl Executor {
                 self.ever_subscribed = true;
                 self.disconnected_at = None;
                 self.attempts = 0;
+                // Updates made between the SUBSCRIBE and now are in neither: send them.
+                let missed: Vec<TaskStatus> = self
+                    .unacknowledged
+                    .iter()
+                    .filter(|s| {
+                        s.uuid
+                            .as_ref()
+                            .is_none_or(|u| !self.in_subscribe.contains(u))
+                    })
+                    .cloned()
+                    .collect();
+                for status in missed {
+                    let call = Call::update(
+                        self.config.framework_id.clone(),
+                        self.config.executor_id.clone(),
+                        status,
+                    );
+                    let _ = self.calls.send(call);
+                }
                 if let Some(subscribed) = event.subscribed {
                     self.killing_state = subscribed
                         .framework_info

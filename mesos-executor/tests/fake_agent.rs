@@ -94,11 +94,13 @@ fn subscribed() -> Value {
         "agent_info": {"hostname": "127.0.0.1"}}})
 }
 
-#[tokio::test]
-async fn updates_are_ordered_and_resent_with_a_resubscribe_until_acknowledged() {
+type Run = tokio::task::JoinHandle<Result<i32, reqwest::Error>>;
+
+/// Starts a fake agent and the executor against it (checkpointing: it re-subscribes).
+async fn start() -> (mpsc::UnboundedReceiver<Incoming>, tempfile::TempDir, Run) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let port = listener.local_addr().expect("addr").port();
-    let (incoming_tx, mut incoming) = mpsc::unbounded_channel();
+    let (incoming_tx, incoming) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             tokio::spawn(serve(socket, incoming_tx.clone()));
@@ -117,7 +119,31 @@ async fn updates_are_ordered_and_resent_with_a_resubscribe_until_acknowledged() 
         path: "/usr/bin:/bin".into(),
     };
     let executor = tokio::spawn(executor::run(config));
+    (incoming, sandbox, executor)
+}
 
+fn launch_group(command: &str) -> Value {
+    json!({"type": "LAUNCH_GROUP", "launch_group": {"task_group": {"tasks": [{
+        "name": "t", "task_id": {"value": "t"}, "agent_id": {"value": "a"},
+        "command": {"value": command}}]}}})
+}
+
+/// The next `n` calls, which must be UPDATEs: their statuses.
+async fn updates(incoming: &mut mpsc::UnboundedReceiver<Incoming>, n: usize) -> Vec<Value> {
+    let mut statuses = Vec::new();
+    while statuses.len() < n {
+        let Incoming::Call(call) = next(incoming).await else {
+            panic!("an UPDATE expected, not a SUBSCRIBE")
+        };
+        assert_eq!(call["type"], "UPDATE");
+        statuses.push(call["update"]["status"].clone());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn updates_are_ordered_and_resent_with_a_resubscribe_until_acknowledged() {
+    let (mut incoming, sandbox, executor) = start().await;
     // First subscription: nothing to report yet.
     let Incoming::Subscribe(call, stream) = next(&mut incoming).await else {
         panic!("SUBSCRIBE first")
@@ -134,14 +160,7 @@ async fn updates_are_ordered_and_resent_with_a_resubscribe_until_acknowledged() 
         .expect("stream open");
 
     // Its updates, in order, each with its own uuid.
-    let mut updates = Vec::new();
-    while updates.len() < 3 {
-        let Incoming::Call(call) = next(&mut incoming).await else {
-            panic!("no second SUBSCRIBE expected yet")
-        };
-        assert_eq!(call["type"], "UPDATE");
-        updates.push(call["update"]["status"].clone());
-    }
+    let updates = updates(&mut incoming, 3).await;
     let states: Vec<_> = updates.iter().map(|s| s["state"].clone()).collect();
     assert_eq!(states, ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
     assert_eq!(updates[2]["message"], "Command exited with status 0");
@@ -187,6 +206,48 @@ async fn updates_are_ordered_and_resent_with_a_resubscribe_until_acknowledged() 
     let code = tokio::time::timeout(Duration::from_secs(10), executor)
         .await
         .expect("the executor exits once everything is acknowledged")
+        .expect("joins")
+        .expect("runs");
+    assert_eq!(code, 0);
+}
+
+#[tokio::test]
+async fn an_update_made_while_resubscribing_is_sent_once_subscribed() {
+    let (mut incoming, _sandbox, executor) = start().await;
+    let Incoming::Subscribe(_, stream) = next(&mut incoming).await else {
+        panic!("SUBSCRIBE first")
+    };
+    stream.send(Some(subscribed())).expect("stream open");
+    stream
+        .send(Some(launch_group("sleep 0.5")))
+        .expect("stream open");
+    let first = updates(&mut incoming, 2).await;
+    stream.send(None).expect("stream open");
+    // The re-SUBSCRIBE carries STARTING and RUNNING; the agent answers only after the task
+    // ended, so its FINISHED is in no SUBSCRIBE and must follow as an UPDATE.
+    let Incoming::Subscribe(call, stream) = next(&mut incoming).await else {
+        panic!("a re-SUBSCRIBE")
+    };
+    let resent = call["subscribe"]["unacknowledged_updates"]
+        .as_array()
+        .expect("unacknowledged updates")
+        .len();
+    assert_eq!(resent, 2);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stream.send(Some(subscribed())).expect("stream open");
+    let [finished] = &updates(&mut incoming, 1).await[..] else {
+        unreachable!("one update")
+    };
+    assert_eq!(finished["state"], "TASK_FINISHED");
+    for status in first.iter().chain([finished]) {
+        stream
+            .send(Some(json!({"type": "ACKNOWLEDGED",
+                "acknowledged": {"task_id": {"value": "t"}, "uuid": status["uuid"]}})))
+            .expect("stream open");
+    }
+    let code = tokio::time::timeout(Duration::from_secs(10), executor)
+        .await
+        .expect("exits")
         .expect("joins")
         .expect("runs");
     assert_eq!(code, 0);
