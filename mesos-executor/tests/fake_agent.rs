@@ -141,6 +141,26 @@ async fn updates(incoming: &mut mpsc::UnboundedReceiver<Incoming>, n: usize) -> 
     statuses
 }
 
+/// Acknowledges the updates of task `t` with `uuids`; the executor must then exit 0.
+async fn acknowledge_all_then_exit_0(
+    stream: &mpsc::UnboundedSender<Option<Value>>,
+    uuids: &[Value],
+    executor: Run,
+) {
+    for uuid in uuids {
+        stream
+            .send(Some(json!({"type": "ACKNOWLEDGED",
+                "acknowledged": {"task_id": {"value": "t"}, "uuid": uuid}})))
+            .expect("stream open");
+    }
+    let code = tokio::time::timeout(Duration::from_secs(10), executor)
+        .await
+        .expect("the executor exits once everything is acknowledged")
+        .expect("joins")
+        .expect("runs");
+    assert_eq!(code, 0);
+}
+
 #[tokio::test]
 async fn updates_are_ordered_and_resent_with_a_resubscribe_until_acknowledged() {
     let (mut incoming, sandbox, executor) = start().await;
@@ -197,18 +217,7 @@ async fn updates_are_ordered_and_resent_with_a_resubscribe_until_acknowledged() 
 
     // Acknowledged now: the executor is done and exits 0.
     stream.send(Some(subscribed())).expect("stream open");
-    for uuid in &uuids {
-        stream
-            .send(Some(json!({"type": "ACKNOWLEDGED",
-                "acknowledged": {"task_id": {"value": "t"}, "uuid": uuid}})))
-            .expect("stream open");
-    }
-    let code = tokio::time::timeout(Duration::from_secs(10), executor)
-        .await
-        .expect("the executor exits once everything is acknowledged")
-        .expect("joins")
-        .expect("runs");
-    assert_eq!(code, 0);
+    acknowledge_all_then_exit_0(&stream, &uuids, executor).await;
 }
 
 #[tokio::test]
@@ -239,16 +248,10 @@ async fn an_update_made_while_resubscribing_is_sent_once_subscribed() {
         unreachable!("one update")
     };
     assert_eq!(finished["state"], "TASK_FINISHED");
-    for status in first.iter().chain([finished]) {
-        stream
-            .send(Some(json!({"type": "ACKNOWLEDGED",
-                "acknowledged": {"task_id": {"value": "t"}, "uuid": status["uuid"]}})))
-            .expect("stream open");
-    }
-    let code = tokio::time::timeout(Duration::from_secs(10), executor)
-        .await
-        .expect("exits")
-        .expect("joins")
-        .expect("runs");
-    assert_eq!(code, 0);
+    let uuids: Vec<_> = first
+        .iter()
+        .chain([finished])
+        .map(|s| s["uuid"].clone())
+        .collect();
+    acknowledge_all_then_exit_0(&stream, &uuids, executor).await;
 }
