@@ -5,8 +5,9 @@
 //! A framework launches task groups on an `ExecutorInfo` of type `DEFAULT` (which the agent runs
 //! from `MESOS_LAUNCHER_DIR/mesos-default-executor`, i.e. tars' executor):
 //! 1. two tasks (a shell one, an argv one): `STARTING` and `RUNNING` for both; the master shows
-//!    one executor with both tasks; the shell task's stdout through the agent's files API;
-//!    `KILL` of one: both `TASK_KILLED`, then the executor and the tasks' processes are gone;
+//!    one executor with both tasks; the shell task's stdout through the agent's files API; a
+//!    general check's result; `KILL` of one: both `TASK_KILLING` (the framework has that
+//!    capability) then `TASK_KILLED`, then the executor and the tasks' processes are gone;
 //! 2. a task exiting 3 beside a long one: `TASK_FAILED` ("exited with status 3"), the other
 //!    `TASK_KILLED`;
 //! 3. health checks: a passing one (`healthy: true`) and a failing one (`healthy: false`, then
@@ -27,8 +28,8 @@ use common::{
 use std::time::{Duration, Instant};
 use tars_backend_mesos::operator::OperatorClient;
 use tars_backend_mesos::v1::mesos::{
-    CommandInfo, DurationInfo, Environment, EnvironmentVariable, ExecutorId, FrameworkInfo,
-    KillPolicy, TaskId, TaskState, TaskStatusReason,
+    CommandInfo, DurationInfo, Environment, EnvironmentVariable, ExecutorId, FrameworkCapability,
+    FrameworkCapabilityType, FrameworkInfo, KillPolicy, TaskId, TaskState, TaskStatusReason,
 };
 use tars_backend_mesos::v1::scheduler::Call;
 
@@ -44,6 +45,10 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
         user: "nobody".into(),
         name: format!("tars-executor-test-{run}"),
         failover_timeout: Some(0.0),
+        // Kills then go through TASK_KILLING.
+        capabilities: vec![FrameworkCapability::new(
+            FrameworkCapabilityType::TaskKillingState,
+        )],
         ..FrameworkInfo::default()
     };
     let mut fw = Framework::subscribe(&master, info).await;
@@ -206,6 +211,21 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
             kill_sent,
         )
         .await;
+    for task in [&t1, &t2] {
+        let states: Vec<_> = fw
+            .statuses
+            .iter()
+            .filter(|s| &s.task_id == task)
+            .map(|s| s.state)
+            .skip_while(|s| *s != TaskState::TaskKilling)
+            .collect();
+        assert_eq!(
+            states,
+            [TaskState::TaskKilling, TaskState::TaskKilled],
+            "{}",
+            task.value
+        );
+    }
     let executor_gone = wait_gone("MESOS_EXECUTOR_ID", &executor.value).await;
     wait_gone("MESOS_TASK_ID", &t1.value).await;
     wait_gone("MESOS_TASK_ID", &t2.value).await;
