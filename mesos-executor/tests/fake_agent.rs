@@ -222,14 +222,14 @@ async fn updates_are_ordered_and_resent_with_a_resubscribe_until_acknowledged() 
 
 #[tokio::test]
 async fn an_update_made_while_resubscribing_is_sent_once_subscribed() {
-    let (mut incoming, _sandbox, executor) = start().await;
+    let (mut incoming, sandbox, executor) = start().await;
     let Incoming::Subscribe(_, stream) = next(&mut incoming).await else {
         panic!("SUBSCRIBE first")
     };
     stream.send(Some(subscribed())).expect("stream open");
-    stream
-        .send(Some(launch_group("sleep 0.5")))
-        .expect("stream open");
+    // The task ends when the test says so (file `go`), and says when it ends (file `done`).
+    let task = "while [ ! -e go ]; do sleep 0.02; done; touch done";
+    stream.send(Some(launch_group(task))).expect("stream open");
     let first = updates(&mut incoming, 2).await;
     stream.send(None).expect("stream open");
     // The re-SUBSCRIBE carries STARTING and RUNNING; the agent answers only after the task
@@ -242,7 +242,18 @@ async fn an_update_made_while_resubscribing_is_sent_once_subscribed() {
         .expect("unacknowledged updates")
         .len();
     assert_eq!(resent, 2);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let dir = sandbox.path().join("tasks/t");
+    std::fs::write(dir.join("go"), "").expect("go");
+    for _ in 0..250 {
+        if dir.join("done").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(dir.join("done").exists(), "the task did not end");
+    // Time for the executor to see the exit (were it slower, FINISHED would follow SUBSCRIBED
+    // anyway: the test would pass without exercising the case, never fail for it).
+    tokio::time::sleep(Duration::from_millis(300)).await;
     stream.send(Some(subscribed())).expect("stream open");
     let [finished] = &updates(&mut incoming, 1).await[..] else {
         unreachable!("one update")
