@@ -80,7 +80,7 @@ ts() { log "[$(secs $(($(now_ms) - step_t0)))] $*"; }
 # The environment of every process of the stack: nothing of the caller's, plus the mark down.sh
 # finds stragglers by.
 base_env=(env -i PATH="$V/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" HOME="$S/data"
-  LANG=C.UTF-8 PYTHONWARNINGS=ignore TARS_OS_STATE_DIR="$S")
+  LANG=C.UTF-8 PYTHONWARNINGS=ignore PYTHONDONTWRITEBYTECODE=1 TARS_OS_STATE_DIR="$S")
 
 # spawn NAME [VAR=VALUE...] -- COMMAND...: starts COMMAND in a session of its own (setsid execs in
 # place: the PID is the program's), records "PID STARTTIME" in pids/NAME.pid.
@@ -318,9 +318,11 @@ for ((attempt = 1; attempt <= attempts; attempt++)); do
     exit 0
   fi
   log "attempt $attempt/$attempts failed after $(secs $(($(now_ms) - step_t0))): $reason"
-  echo "=== attempt $attempt failed: $reason" >>"$S/logs/up.log"
   rm -rf "$S/logs.attempt-$attempt"
-  if [[ -d "$S/logs" ]]; then cp -r "$S/logs" "$S/logs.attempt-$attempt" 2>/dev/null || true; fi
+  if [[ -d "$S/logs" ]]; then
+    echo "=== attempt $attempt failed: $reason" >>"$S/logs/up.log"
+    cp -r "$S/logs" "$S/logs.attempt-$attempt" 2>/dev/null || true
+  fi
   stop_all
   ((rc == 1)) || break
 done
