@@ -78,9 +78,10 @@ step_t0=0
 ts() { log "[$(secs $(($(now_ms) - step_t0)))] $*"; }
 
 # The environment of every process of the stack: nothing of the caller's, plus the mark down.sh
-# finds stragglers by.
+# finds stragglers by, and pylib/ (its sitecustomize makes SQLite transactions BEGIN IMMEDIATE).
 base_env=(env -i PATH="$V/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" HOME="$S/data"
-  LANG=C.UTF-8 PYTHONWARNINGS=ignore PYTHONDONTWRITEBYTECODE=1 TARS_OS_STATE_DIR="$S")
+  LANG=C.UTF-8 PYTHONWARNINGS=ignore PYTHONDONTWRITEBYTECODE=1 TARS_OS_STATE_DIR="$S"
+  PYTHONPATH="$OS_SCRIPTS_DIR/pylib")
 
 # spawn NAME [VAR=VALUE...] -- COMMAND...: starts COMMAND in a session of its own (setsid execs in
 # place: the PID is the program's), records "PID STARTTIME" in pids/NAME.pid.
@@ -109,6 +110,20 @@ uwsgi_service() {
 
 # Runs a setup command with the stack's environment; its output goes to logs/up.log.
 run() { "${base_env[@]}" "$@" >>"$S/logs/up.log" 2>&1; }
+
+# SQLite: write-ahead logging (readers no longer block the writer, nor it them; the mode stays
+# with the file) on each database given. Without it, nova-conductor's and nova-api's writes to
+# nova.db collided under load ("database is locked") and a server stayed in task_state deleting
+# forever; the URLs' ?timeout=60 makes a writer wait for the lock instead of failing after 5 s.
+wal_py='
+import sqlite3, sys
+for db in sys.argv[1:]:
+    c = sqlite3.connect(db, timeout=60)
+    mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    c.close()
+    if mode != "wal":
+        sys.exit(f"{db}: journal_mode is {mode}, not wal")
+'
 
 stop_all() { TARS_OS_STOP_QUIET=1 "$OS_SCRIPTS_DIR/down.sh" "$S" >/dev/null 2>&1 || true; }
 
@@ -237,7 +252,7 @@ start_once() {
     $K credential_setup --keystone-user root --keystone-group root
     $K bootstrap --bootstrap-password '$admin_password' --bootstrap-region-id RegionOne \
       --bootstrap-admin-url $keystone_url --bootstrap-internal-url $keystone_url \
-      --bootstrap-public-url $keystone_url" &
+      --bootstrap-public-url $keystone_url" && run "$V/bin/python" -c "$wal_py" "$S/data/keystone.db" &
   local keystone_job=$!
   run "$V/bin/placement-manage" --config-file "$S/etc/placement/placement.conf" db sync &
   jobs+=($!)
@@ -251,7 +266,7 @@ head.get_metadata().create_all(sa.create_engine('sqlite:///$S/data/neutron.db'))
     '$V/bin/neutron-db-manage' --config-file '$S/etc/neutron/neutron.conf' \
       --config-file '$S/etc/neutron/plugins/ml2/ml2_conf.ini' stamp heads" &
   jobs+=($!)
-  run bash -c "set -e; $N api_db sync; $N cell_v2 map_cell0 --database_connection sqlite:///$S/data/nova_cell0.db
+  run bash -c "set -e; $N api_db sync; $N cell_v2 map_cell0 --database_connection 'sqlite:///$S/data/nova_cell0.db?timeout=60'
     $N cell_v2 create_cell --name cell1; $N db sync" &
   jobs+=($!)
 
@@ -272,7 +287,9 @@ head.get_metadata().create_all(sa.create_engine('sqlite:///$S/data/neutron.db'))
   for j in "${jobs[@]}"; do
     wait "$j" || { reason="a database sync failed (see $S/logs/up.log)"; return 1; }
   done
-  ts "all database schemas created"
+  run "$V/bin/python" -c "$wal_py" "$S"/data/{placement,glance,neutron,nova_api,nova_cell0,nova}.db \
+    || { reason="switching the databases to WAL failed (see $S/logs/up.log)"; return 1; }
+  ts "all database schemas created (WAL)"
   wait_for "RabbitMQ" "${base_env[@]}" "${rabbit_vars[@]}" "$OS_RABBITMQCTL" -q \
     await_startup --timeout 5 || return 1
   ts "rabbitmq up"
