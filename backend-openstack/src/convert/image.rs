@@ -29,8 +29,10 @@ pub(crate) fn image_name(reference: &str, path: &str) -> Result<String> {
 }
 
 /// The body of `POST /v2/images` that registers the record of a container image tars needs and
-/// Glance lacks: no data (the fake driver never reads any; a real nova-docker host pulls the
-/// image by name), private to the project.
+/// Glance lacks, private to the project. Nova boots only from an `active` image and a record
+/// without data stays `queued` ("Image ... is not active", 400), so the client then uploads
+/// [`PLACEHOLDER_DATA`] to it (`PUT /v2/images/{id}/file`): the fake driver never reads it, and a
+/// real nova-docker host pulled the container image by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct ImageCreate {
     /// `repo:tag`.
@@ -44,6 +46,19 @@ pub(crate) struct ImageCreate {
     /// Who registered it (a Glance property).
     #[serde(rename = "tars_managed_by")]
     pub(crate) managed_by: &'static str,
+}
+
+/// The data uploaded to a registered record to make it `active`.
+pub(crate) const PLACEHOLDER_DATA: &[u8] = &[0; 512];
+
+/// The query of `GET /v2/images` that finds the record named `name`. Glance reads `name=a:b` as
+/// the filter operator `a` (and answers 400 "Unable to filter by unknown operator"): names of
+/// container images have a `:`, so the filter is `eq:` + the name.
+pub(crate) fn find_query(name: &str) -> [(&'static str, String); 2] {
+    [
+        ("name", format!("eq:{name}")),
+        ("container_format", "docker".to_owned()),
+    ]
 }
 
 /// The record of the container image `reference` (of the field at `path`).
@@ -84,6 +99,17 @@ mod tests {
         assert_eq!(err.field(), Some("spec.containers[1].image"));
         let err = image_name(&"a".repeat(300), "spec.containers[0].image").expect_err("long");
         assert_eq!(err.field(), Some("spec.containers[0].image"));
+    }
+
+    #[test]
+    fn lookup_by_name_uses_glance_eq_operator() {
+        assert_eq!(
+            find_query("busybox:latest"),
+            [
+                ("name", "eq:busybox:latest".to_owned()),
+                ("container_format", "docker".to_owned())
+            ]
+        );
     }
 
     #[test]

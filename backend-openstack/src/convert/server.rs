@@ -63,6 +63,12 @@ pub(crate) struct SchedulerHints {
     pub(crate) group: String,
 }
 
+/// The body of `POST /os-server-groups` for the replicas of a deployment that asks for a spread:
+/// anti-affinity (at microversions below 2.64 the policy is a one-item `policies` list).
+pub(crate) fn server_group_create(name: &str) -> serde_json::Value {
+    serde_json::json!({"server_group": {"name": name, "policies": ["anti-affinity"]}})
+}
+
 /// The tag of the servers of tars instance `instance`: Nova tags are 1 to 60 characters without
 /// `/` or `,`.
 pub(crate) fn instance_tag(instance: &str) -> Result<String> {
@@ -302,6 +308,14 @@ mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn server_group_is_anti_affinity_in_the_2_52_form() {
+        assert_eq!(
+            server_group_create("web"),
+            serde_json::json!({"server_group": {"name": "web", "policies": ["anti-affinity"]}})
         );
     }
 
