@@ -2,8 +2,9 @@
 CLI would take a second or two per call). Run by up.sh with the venv's Python.
 
     bootstrap.py catalog   service project and users, catalog entries, the `tars` project and user
-    bootstrap.py compute   flavors; waits for the compute host (Nova service up, host mapped to the
-                           cell, resource provider with inventory in Placement)
+    bootstrap.py compute   flavors; waits for the compute hosts (TARS_OS_COMPUTE_HOSTS of them: Nova
+                           services up, hosts mapped to the cell, resource providers with
+                           inventory in Placement)
 
 Settings come from the environment up.sh passes: TARS_OS_KEYSTONE_URL, TARS_OS_PORT_{NOVA,
 PLACEMENT,GLANCE,NEUTRON}, TARS_OS_ADMIN_PASSWORD, TARS_OS_SERVICE_PASSWORD, TARS_OS_TARS_PASSWORD,
@@ -124,27 +125,35 @@ def compute():
             conn.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True)
     print("flavors:", ", ".join(f"{n} ({c} vCPU, {r} MiB)" for n, c, r, _ in FLAVORS))
 
+    hosts = int(os.environ.get("TARS_OS_COMPUTE_HOSTS", "1"))
+
     def compute_up():
-        return [
+        up = [
             s for s in conn.compute.services()
             if s.binary == "nova-compute" and s.state == "up" and s.status == "enabled"
         ]
+        return up if len(up) >= hosts else None
 
-    host = wait("nova-compute to report up", compute_up)[0].host
-    # Map the new host to cell1 now (the scheduler would do it within its 5 s interval).
+    up = wait(f"{hosts} nova-compute service(s) to report up", compute_up)
+    # Map the new hosts to cell1 now (the scheduler would do it within its 5 s interval).
     cmd = shlex.split(env("TARS_OS_NOVA_MANAGE")) + ["cell_v2", "discover_hosts"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def inventory():
+        found = {}
         for rp in conn.placement.resource_providers():
             inv = {i.resource_class: i.total for i in conn.placement.resource_provider_inventories(rp)}
             if inv.get("VCPU") and inv.get("MEMORY_MB"):
-                return rp.name, inv
-        return None
+                found[rp.name] = inv
+        return found if len(found) >= hosts else None
 
-    rp, inv = wait("the compute host's inventory in Placement", inventory)
-    hypervisors = wait("the hypervisor to be listed", lambda: list(conn.compute.hypervisors()))
-    print(f"compute: host {host}, resource provider {rp} {inv}, hypervisors {[h.name for h in hypervisors]}")
+    inv = wait("the compute hosts' inventory in Placement", inventory)
+    hypervisors = wait(
+        "the hypervisors to be listed",
+        lambda: (lambda h: h if len(h) >= hosts else None)(list(conn.compute.hypervisors())),
+    )
+    print(f"compute: hosts {sorted(s.host for s in up)}, resource providers {inv}, "
+          f"hypervisors {sorted(h.name for h in hypervisors)}")
 
 
 if __name__ == "__main__":

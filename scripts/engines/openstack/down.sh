@@ -45,8 +45,9 @@ stop() {
     now_start="$(proc_starttime "$pid")"
     if [[ "$now_start" == "$start" ]]; then
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    elif [[ -z "$now_start" && ! -e "/proc/$pid" ]]; then
-      # The leader died: its group may live on (orphaned workers).
+    elif [[ -z "$now_start" ]]; then
+      # The leader died (or is a zombie nobody reaped yet): its group may live on (orphaned
+      # workers). A reused PID would have another start time, and is left alone below.
       members="$(group_members "$pid" "$start")"
       [[ -n "$members" ]] || continue
       log "$name (pid $pid) is gone; stopping what is left of its process group: $(echo "$members" | tr '\n' ' ')"
@@ -77,7 +78,9 @@ stop() {
   [[ -n "${TARS_OS_STOP_QUIET:-}" ]] || log "stopped ${names[*]}"
 }
 
-stop nova-compute nova-scheduler nova-conductor nova-api neutron glance placement
+computes=()
+for f in "$S"/pids/nova-compute-*.pid; do [[ -f "$f" ]] && computes+=("$(basename "$f" .pid)"); done
+stop nova-compute "${computes[@]}" nova-scheduler nova-conductor nova-api neutron glance placement
 stop keystone
 stop rabbitmq
 stop epmd

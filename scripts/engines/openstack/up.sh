@@ -19,6 +19,8 @@
 #                              different bases (and STATE_DIRs)
 #   TARS_OS_START_TIMEOUT      seconds one start may take to be ready, default 300
 #   TARS_OS_START_ATTEMPTS     starts tried before giving up, default 2
+#   TARS_OS_COMPUTE_HOSTS      nova-compute services (fake hosts tars-compute, tars-compute-2, ...),
+#                              default 1; 2 or more for anti-affinity (server groups) to place replicas
 #   TARS_OS_ADMIN_PASSWORD     default "secret"; TARS_OS_TARS_PASSWORD default "tars-secret"
 #   TARS_CACHE, PYTHON         as for install.sh (they choose the cache)
 #
@@ -38,6 +40,8 @@ S="$(cd "$1" && pwd)"
 os_ports
 start_timeout="${TARS_OS_START_TIMEOUT:-300}"
 attempts="${TARS_OS_START_ATTEMPTS:-2}"
+compute_hosts="${TARS_OS_COMPUTE_HOSTS:-1}"
+[[ "$compute_hosts" =~ ^[1-9]$ ]] || die "TARS_OS_COMPUTE_HOSTS=$compute_hosts is not a number from 1 to 9"
 if ! [[ "$start_timeout" =~ ^[1-9][0-9]*$ && "$attempts" =~ ^[1-9][0-9]*$ ]]; then
   die "TARS_OS_START_TIMEOUT and TARS_OS_START_ATTEMPTS must be positive integers"
 fi
@@ -298,9 +302,18 @@ head.get_metadata().create_all(sa.create_engine('sqlite:///$S/data/neutron.db'))
   uwsgi_service glance "$OS_PORT_GLANCE" glance/wsgi/api.py OS_GLANCE_CONFIG_DIR="$S/etc/glance"
   uwsgi_service neutron "$OS_PORT_NEUTRON" neutron/wsgi/api.py OS_NEUTRON_CONFIG_DIR="$S/etc/neutron"
   uwsgi_service nova-api "$OS_PORT_NOVA" nova/wsgi/osapi_compute.py OS_NOVA_CONFIG_DIR="$S/etc/nova"
-  local s
+  local s i
   for s in conductor scheduler compute; do
     spawn "nova-$s" -- "$V/bin/nova-$s" --config-file "$S/etc/nova/nova.conf"
+  done
+  # More compute hosts: same fake driver, another host name (the fake driver's node name) and
+  # state_path (where the node's stable UUID is kept).
+  for ((i = 2; i <= compute_hosts; i++)); do
+    mkdir -p "$S/data/nova-compute-$i"
+    printf '[DEFAULT]\nhost = tars-compute-%s\nstate_path = %s\n' "$i" "$S/data/nova-compute-$i" \
+      >"$S/etc/nova/compute-$i.conf"
+    spawn "nova-compute-$i" -- "$V/bin/nova-compute" --config-file "$S/etc/nova/nova.conf" \
+      --config-file "$S/etc/nova/compute-$i.conf"
   done
   for p in "$OS_PORT_PLACEMENT" "$OS_PORT_GLANCE" "$OS_PORT_NEUTRON" "$OS_PORT_NOVA"; do
     wait_for "the API on 127.0.0.1:$p" http_ok "http://127.0.0.1:$p/" || return 1
@@ -308,9 +321,10 @@ head.get_metadata().create_all(sa.create_engine('sqlite:///$S/data/neutron.db'))
   ts "placement, glance, neutron and nova APIs up"
   run env TARS_OS_KEYSTONE_URL="$keystone_url" TARS_OS_ADMIN_PASSWORD="$admin_password" \
     TARS_OS_DEADLINE="$((deadline / 1000))" TARS_OS_NOVA_MANAGE="$N" \
+    TARS_OS_COMPUTE_HOSTS="$compute_hosts" \
     "$V/bin/python" "$OS_SCRIPTS_DIR/bootstrap.py" compute \
     || { reason="flavors or the compute host failed (see $S/logs/up.log)"; check_alive || true; return 1; }
-  ts "flavors created; nova-compute up, mapped, its inventory in placement"
+  ts "flavors created; $compute_hosts nova-compute host(s) up, mapped, inventory in placement"
   check_alive || return 1
 }
 
