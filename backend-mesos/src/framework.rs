@@ -1,0 +1,610 @@
+//! The tars framework: one long-running task owning the scheduler subscription.
+//!
+//! It subscribes with the framework id kept in tars' state (so a restarted tars process fails
+//! over to the same framework and keeps its tasks), watches heartbeats, re-subscribes with a
+//! bounded exponential backoff, rebuilds the groups from the master's task list on its first
+//! subscription, reconciles explicitly (then implicitly) after every subscription, launches
+//! pending groups on matching offers (one `LAUNCH_GROUP` each), declines the rest with a filter,
+//! suppresses offers when nothing is pending and revives them when something is, and
+//! acknowledges every update that carries a uuid. A process exit never tears the framework down:
+//! only [`Framework::teardown`] does.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tars_api::{Error, Result};
+use tars_engine::store::{Batch, Store};
+use tokio::sync::{Notify, watch};
+
+use crate::BACKEND;
+use crate::config::MesosConfig;
+use crate::convert::{self, Host, Incarnation, Placement, TaskView};
+use crate::operator::OperatorClient;
+use crate::registry::{Record, Registry};
+use crate::scheduler::{Caller, SchedulerClient, Subscription};
+use crate::v1::master::CallType as OperatorCall;
+use crate::v1::mesos::{
+    Filters, FrameworkCapability, FrameworkCapabilityType, FrameworkId, FrameworkInfo, Offer, Task,
+    TaskState,
+};
+use crate::v1::scheduler::{Call, Event, EventType, ReconcileTask};
+
+/// Store table of the framework's own state.
+pub(crate) const TABLE: &str = "mesos";
+/// Key of the framework id in [`TABLE`].
+const FRAMEWORK_ID_KEY: &str = "framework_id";
+/// Store table of deleted incarnations (uids): never rebuilt, their tasks killed if found.
+pub(crate) const DELETED_TABLE: &str = "mesos_deleted";
+
+/// Longest wait between two subscription attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// First wait after a failed subscription.
+const MIN_BACKOFF: Duration = Duration::from_millis(200);
+/// How often pending groups are checked against the agents (can any take them?).
+const TICK: Duration = Duration::from_secs(2);
+/// How long offers are refused when nothing is pending.
+const IDLE_REFUSE: Duration = Duration::from_secs(120);
+
+/// The framework's shared state.
+pub(crate) struct Framework {
+    pub(crate) config: MesosConfig,
+    pub(crate) instance: String,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) operator: OperatorClient,
+    caller: Mutex<Option<Caller>>,
+    framework_id: Mutex<Option<FrameworkId>>,
+    /// Something to do for the driver: a new pending group.
+    pub(crate) wake: Notify,
+    /// True once the first subscription has rebuilt the groups.
+    synced: watch::Sender<bool>,
+    /// Why the last subscription attempt failed (for `Unavailable` errors).
+    last_error: Mutex<Option<String>>,
+}
+
+fn unavailable(reason: impl Into<String>) -> Error {
+    Error::Unavailable {
+        backend: BACKEND.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+impl Framework {
+    pub(crate) fn new(config: MesosConfig, store: Arc<dyn Store>) -> Result<Arc<Self>> {
+        let operator = OperatorClient::new(&config.master)
+            .map_err(|e| Error::invalid("master", e.to_string()))?;
+        let framework_id = store
+            .get(TABLE, FRAMEWORK_ID_KEY)?
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(FrameworkId::new);
+        let (synced, _) = watch::channel(false);
+        Ok(Arc::new(Framework {
+            instance: config.instance_id().to_owned(),
+            config,
+            registry: Arc::new(Registry::new()),
+            store,
+            operator,
+            caller: Mutex::new(None),
+            framework_id: Mutex::new(framework_id),
+            wake: Notify::new(),
+            synced,
+            last_error: Mutex::new(None),
+        }))
+    }
+
+    /// The framework id, once subscribed (or as stored).
+    pub(crate) fn framework_id(&self) -> Option<FrameworkId> {
+        self.framework_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn caller(&self) -> Result<Caller> {
+        self.caller
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| {
+                let why = self
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+                    .unwrap_or_else(|| "not subscribed to the master yet".to_owned());
+                unavailable(format!("no subscription to the Mesos master: {why}"))
+            })
+    }
+
+    /// Waits (at most `limit`) until the first subscription has rebuilt the groups.
+    pub(crate) async fn synced(&self, limit: Duration) -> Result<()> {
+        let mut rx = self.synced.subscribe();
+        match tokio::time::timeout(limit, rx.wait_for(|s| *s)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                let why = self
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+                    .unwrap_or_else(|| "no answer".to_owned());
+                Err(unavailable(format!(
+                    "not subscribed to the Mesos master at {} within {limit:?}: {why}",
+                    self.config.master
+                )))
+            }
+        }
+    }
+
+    /// Sends one scheduler call on the current subscription.
+    pub(crate) async fn call(&self, call: &Call) -> Result<()> {
+        self.caller()?
+            .call(call)
+            .await
+            .map_err(|e| unavailable(e.to_string()))
+    }
+
+    /// `KILL` of every non-terminal task of `record`.
+    pub(crate) async fn kill(&self, record: &Record) -> Result<()> {
+        let id = self
+            .framework_id()
+            .ok_or_else(|| unavailable("no framework id"))?;
+        for t in record.tasks.values().filter(|t| !t.state.is_terminal()) {
+            self.call(&Call::kill(
+                id.clone(),
+                t.task_id.clone(),
+                t.agent_id.clone(),
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Asks the master for the latest state of `record`'s non-terminal tasks.
+    pub(crate) async fn reconcile(&self, records: &[Record]) -> Result<()> {
+        let id = self
+            .framework_id()
+            .ok_or_else(|| unavailable("no framework id"))?;
+        let tasks: Vec<ReconcileTask> = records
+            .iter()
+            .flat_map(|r| r.tasks.values())
+            .filter(|t| !t.state.is_terminal())
+            .map(|t| ReconcileTask {
+                task_id: t.task_id.clone(),
+                agent_id: t.agent_id.clone(),
+            })
+            .collect();
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        self.call(&Call::reconcile(id, tasks)).await
+    }
+
+    /// Removes the framework from Mesos: its tasks are killed. Only on an explicit request.
+    pub(crate) async fn teardown(&self) -> Result<()> {
+        let id = self
+            .framework_id()
+            .ok_or_else(|| unavailable("no framework id"))?;
+        self.call(&Call::teardown(id)).await?;
+        self.store
+            .write(Batch::new().delete(TABLE, FRAMEWORK_ID_KEY))?;
+        Ok(())
+    }
+
+    /// Whether any agent could ever take `spec` (its total resources and attributes): `None`
+    /// when one could, else why none can. `None` too when the agents cannot be read.
+    pub(crate) async fn unschedulable(
+        &self,
+        spec: &tars_api::ContainerGroupSpec,
+    ) -> Option<String> {
+        let agents = self
+            .operator
+            .call(OperatorCall::GetAgents)
+            .await
+            .ok()?
+            .get_agents?
+            .agents;
+        if agents.is_empty() {
+            return Some("no agent is registered with the master".to_owned());
+        }
+        let mut reasons = Vec::new();
+        for a in agents.iter().filter(|a| a.active) {
+            let host = Host::new(
+                &a.agent_info.hostname,
+                &a.total_resources,
+                &a.agent_info.attributes,
+            );
+            match host.fits(spec, &self.config.sizing) {
+                Ok(()) => return None,
+                Err(why) => reasons.push(format!("{}: {why}", a.agent_info.hostname)),
+            }
+        }
+        Some(format!("no agent can ever run it ({})", reasons.join("; ")))
+    }
+
+    /// The master's tasks (every framework's), with the completed ones.
+    pub(crate) async fn tasks(&self) -> Result<Vec<Task>> {
+        let response = self
+            .operator
+            .call(OperatorCall::GetTasks)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let t = response.get_tasks.unwrap_or_default();
+        Ok(t.tasks
+            .into_iter()
+            .chain(t.unreachable_tasks)
+            .chain(t.completed_tasks)
+            .collect())
+    }
+
+    /// Runs the framework until the task is aborted.
+    pub(crate) async fn run(self: Arc<Self>) {
+        let mut backoff = MIN_BACKOFF;
+        let mut rebuilt = false;
+        loop {
+            let started = tokio::time::Instant::now();
+            let result = self.session(&mut rebuilt).await;
+            *self.caller.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            if let Err(why) = result {
+                tracing::warn!(master = %self.config.master, %why, "Mesos subscription ended");
+                *self
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(why);
+            }
+            if started.elapsed() > MAX_BACKOFF * 3 {
+                backoff = MIN_BACKOFF;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    fn framework_info(&self) -> FrameworkInfo {
+        FrameworkInfo {
+            user: self.config.user.clone(),
+            name: format!("{} ({})", self.config.framework_name, self.instance),
+            id: self.framework_id(),
+            failover_timeout: Some(self.config.failover_timeout.as_secs_f64()),
+            checkpoint: Some(true),
+            role: None,
+            roles: vec![self.config.role.clone()],
+            hostname: None,
+            principal: None,
+            webui_url: None,
+            capabilities: vec![
+                FrameworkCapability::new(FrameworkCapabilityType::MultiRole),
+                FrameworkCapability::new(FrameworkCapabilityType::TaskKillingState),
+                FrameworkCapability::new(FrameworkCapabilityType::PartitionAware),
+            ],
+            labels: None,
+            offer_filters: BTreeMap::new(),
+        }
+    }
+
+    /// One subscription, until it fails.
+    async fn session(&self, rebuilt: &mut bool) -> std::result::Result<(), String> {
+        let client = SchedulerClient::new(&self.config.master).map_err(|e| e.to_string())?;
+        let mut sub = client
+            .subscribe(self.framework_info())
+            .await
+            .map_err(|e| e.to_string())?;
+        let first = sub.next_event().await.map_err(|e| e.to_string())?;
+        let id = match first.kind {
+            EventType::Subscribed => first
+                .subscribed
+                .map(|s| s.framework_id)
+                .ok_or("SUBSCRIBED without a framework id")?,
+            EventType::Error => {
+                let message = first.error.map(|e| e.message).unwrap_or_default();
+                // A framework removed (torn down, or failed over too late) cannot come back:
+                // the next attempt subscribes as a new one.
+                if message.contains("removed") || message.contains("torn down") {
+                    *self
+                        .framework_id
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = None;
+                    let _ = self
+                        .store
+                        .write(Batch::new().delete(TABLE, FRAMEWORK_ID_KEY));
+                }
+                return Err(format!("SUBSCRIBE refused: {message}"));
+            }
+            other => return Err(format!("first event was {other:?}, not SUBSCRIBED")),
+        };
+        // Persisted before anything is launched under it.
+        self.store
+            .write(Batch::new().put(TABLE, FRAMEWORK_ID_KEY, id.value.clone().into_bytes()))
+            .map_err(|e| e.to_string())?;
+        *self
+            .framework_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(id.clone());
+        *self.caller.lock().unwrap_or_else(PoisonError::into_inner) = Some(sub.caller());
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        tracing::info!(framework_id = %id.value, "subscribed to Mesos");
+        if !*rebuilt {
+            self.rebuild(&id).await.map_err(|e| e.to_string())?;
+            *rebuilt = true;
+        }
+        // Explicit reconciliation of what tars knows, then implicit of everything else.
+        let records = self.registry.records();
+        self.reconcile(&records).await.map_err(|e| e.to_string())?;
+        self.call(&Call::reconcile(id.clone(), Vec::new()))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.synced.send_replace(true);
+        self.drive(&mut sub, &id).await
+    }
+
+    /// Rebuilds the groups from the master's task list: per name the latest generation of an
+    /// incarnation not deleted; tasks of older generations or deleted incarnations still
+    /// running are killed (a tars process died between its decision and its effect).
+    async fn rebuild(&self, id: &FrameworkId) -> Result<()> {
+        let deleted: BTreeSet<String> = self
+            .store
+            .scan(DELETED_TABLE, "")?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let mut latest: BTreeMap<String, (convert::Stamped, Vec<Task>)> = BTreeMap::new();
+        let mut strays: Vec<Task> = Vec::new();
+        for task in self.tasks().await? {
+            if task.framework_id != *id {
+                continue;
+            }
+            let Some(stamped) = convert::stamped(&task.labels, &self.instance) else {
+                continue;
+            };
+            let uid = stamped.group.metadata.uid.clone().unwrap_or_default();
+            if deleted.contains(&uid) {
+                strays.push(task);
+                continue;
+            }
+            let name = stamped.group.metadata.name.clone();
+            let generation = stamped.group.metadata.generation;
+            match latest.get_mut(&name) {
+                Some((s, tasks))
+                    if s.group.metadata.generation == generation
+                        && s.group.metadata.uid == stamped.group.metadata.uid =>
+                {
+                    tasks.push(task)
+                }
+                Some((s, tasks)) if s.group.metadata.generation < generation => {
+                    strays.append(tasks);
+                    *s = stamped;
+                    tasks.push(task);
+                }
+                Some(_) => strays.push(task),
+                None => {
+                    latest.insert(name, (stamped, vec![task]));
+                }
+            }
+        }
+        for (name, (stamped, tasks)) in latest {
+            let views: BTreeMap<String, TaskView> = tasks
+                .iter()
+                .filter_map(|t| {
+                    let container = convert::stamped(&t.labels, &self.instance)?.container;
+                    Some((container, TaskView::from_task(t)))
+                })
+                .collect();
+            // An incarnation whose tasks were all killed was deleted or replaced by tars.
+            if views.values().all(|v| v.state == TaskState::TaskKilled) {
+                continue;
+            }
+            let mut group = stamped.group;
+            group.metadata.stamp_owner(&self.instance);
+            let hostname = stamped.host.clone();
+            let inc = Incarnation::of(&self.instance, &group.metadata);
+            let agent_id = tasks.first().map(|t| t.agent_id.clone());
+            self.registry.put(Record {
+                object: group,
+                placement: Placement::Launched {
+                    hostname,
+                    endpoints: stamped.endpoints,
+                },
+                tasks: views,
+                agent_id,
+                executor_id: Some(inc.executor_id()),
+                retiring: false,
+            });
+            tracing::debug!(%name, "group adopted from the master's task list");
+        }
+        for t in strays.iter().filter(|t| !t.state.is_terminal()) {
+            self.call(&Call::kill(
+                id.clone(),
+                t.task_id.clone(),
+                Some(t.agent_id.clone()),
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The event loop of one subscription.
+    async fn drive(
+        &self,
+        sub: &mut Subscription,
+        id: &FrameworkId,
+    ) -> std::result::Result<(), String> {
+        let mut suppressed: Option<bool> = None;
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            let pending = !self.registry.pending().is_empty();
+            if suppressed != Some(!pending) {
+                let call = if pending {
+                    Call::revive(id.clone(), Vec::new())
+                } else {
+                    Call::suppress(id.clone(), Vec::new())
+                };
+                self.call(&call).await.map_err(|e| e.to_string())?;
+                suppressed = Some(!pending);
+            }
+            tokio::select! {
+                event = sub.next_event() => {
+                    let event = event.map_err(|e| e.to_string())?;
+                    self.handle(event, id).await?;
+                }
+                () = self.wake.notified() => {}
+                _ = tick.tick() => self.recheck_pending().await,
+            }
+        }
+    }
+
+    async fn handle(&self, event: Event, id: &FrameworkId) -> std::result::Result<(), String> {
+        match event.kind {
+            EventType::Offers => {
+                let offers = event.offers.map(|o| o.offers).unwrap_or_default();
+                self.offers(offers, id).await.map_err(|e| e.to_string())?;
+            }
+            EventType::Update => {
+                if let Some(update) = event.update {
+                    let ours = self.registry.update(&update.status);
+                    tracing::debug!(task = %update.status.task_id.value, state = ?update.status.state, ours, "task update");
+                    if let Some(ack) = Call::acknowledge(id.clone(), &update.status) {
+                        self.call(&ack).await.map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            EventType::Rescind => {
+                // Offers are answered as they arrive and never held: nothing to undo.
+            }
+            EventType::Failure => {
+                tracing::info!(failure = ?event.failure, "agent or executor failure");
+            }
+            EventType::Error => {
+                let message = event.error.map(|e| e.message).unwrap_or_default();
+                return Err(format!("the master sent ERROR: {message}"));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Launches pending groups on `offers` (as many as fit, oldest first) and declines the rest.
+    async fn offers(&self, offers: Vec<Offer>, id: &FrameworkId) -> Result<()> {
+        let mut pending = self.registry.pending();
+        for offer in offers {
+            let mut host = Host::of_offer(&offer);
+            let mut operations = Vec::new();
+            let mut launched = Vec::new();
+            let mut rest = Vec::new();
+            for record in pending {
+                if host.fits(&record.object.spec, &self.config.sizing).is_err() {
+                    rest.push(record);
+                    continue;
+                }
+                let wanted = record
+                    .object
+                    .spec
+                    .containers
+                    .iter()
+                    .map(|c| c.ports.len())
+                    .sum();
+                let ports = host.take_ports(wanted);
+                host.consume(
+                    &convert::demand(&record.object.spec, &self.config.sizing),
+                    &ports,
+                );
+                let (op, endpoints) = convert::launch_group(
+                    &self.instance,
+                    id,
+                    &record.object,
+                    &offer.agent_id,
+                    &offer.hostname,
+                    ports,
+                    &self.config.sizing,
+                )?;
+                let inc = Incarnation::of(&self.instance, &record.object.metadata);
+                operations.push(op);
+                launched.push((record, endpoints, inc));
+            }
+            pending = rest;
+            if operations.is_empty() {
+                let refuse = if pending.is_empty() {
+                    IDLE_REFUSE
+                } else {
+                    self.config.refuse
+                };
+                self.call(&Call::decline(
+                    id.clone(),
+                    vec![offer.id.clone()],
+                    Some(Filters {
+                        refuse_seconds: Some(refuse.as_secs_f64()),
+                    }),
+                ))
+                .await?;
+                continue;
+            }
+            // Recorded before the call: updates of the new tasks may come before its answer.
+            for (record, endpoints, inc) in &launched {
+                let name = record.object.metadata.name.clone();
+                let agent = offer.agent_id.clone();
+                let hostname = offer.hostname.clone();
+                let endpoints = endpoints.clone();
+                self.registry.modify(&name, |r| {
+                    r.placement = Placement::Launched {
+                        hostname,
+                        endpoints,
+                    };
+                    r.agent_id = Some(agent.clone());
+                    r.executor_id = Some(inc.executor_id());
+                    r.tasks = r
+                        .object
+                        .spec
+                        .containers
+                        .iter()
+                        .map(|c| {
+                            (
+                                c.name.clone(),
+                                TaskView::staging(inc.task_id(&c.name), Some(agent.clone())),
+                            )
+                        })
+                        .collect();
+                });
+            }
+            let accepted = self
+                .call(&Call::accept(
+                    id.clone(),
+                    vec![offer.id.clone()],
+                    operations,
+                    Some(Filters {
+                        refuse_seconds: Some(0.0),
+                    }),
+                ))
+                .await;
+            if let Err(e) = accepted {
+                for (record, _, _) in &launched {
+                    self.registry.modify(&record.object.metadata.name, |r| {
+                        r.placement = Placement::Pending(None);
+                        r.tasks.clear();
+                        r.agent_id = None;
+                        r.executor_id = None;
+                    });
+                }
+                return Err(e);
+            }
+            for (record, _, _) in &launched {
+                tracing::info!(group = %record.object.metadata.name, agent = %offer.hostname, "LAUNCH_GROUP");
+            }
+        }
+        Ok(())
+    }
+
+    /// Says of each pending group whether some agent could ever take it.
+    async fn recheck_pending(&self) {
+        for record in self.registry.pending() {
+            let reason = self.unschedulable(&record.object.spec).await;
+            self.registry.modify(&record.object.metadata.name, |r| {
+                if matches!(r.placement, Placement::Pending(_)) {
+                    r.placement = Placement::Pending(reason);
+                }
+            });
+        }
+    }
+}
