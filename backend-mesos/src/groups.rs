@@ -55,29 +55,51 @@ fn conflict(name: &str, reason: impl Into<String>) -> Error {
 }
 
 impl MesosGroups {
-    /// A task on the cluster that goes by `name` and is not this instance's: another
-    /// framework's live task of that name, or a group of that name of another tars instance
-    /// that it has not deleted (live, or ended by itself: it still lists it).
+    /// A task on the cluster that goes by `name` and is not this instance's: a live task of
+    /// that name of another framework or instance, or a group of that name that another
+    /// connected tars instance has not deleted (it ended by itself: that instance still lists
+    /// it). Task names are not unique on Mesos; for tars a name is held by whoever runs it.
     async fn foreign_holder(&self, name: &str) -> Result<Option<String>> {
         let ours = self.fw.framework_id();
+        let mut ended = Vec::new();
         for t in self.fw.tasks().await? {
             let mine = Some(&t.framework_id) == ours.as_ref()
                 && convert::owned(&t.labels, &self.fw.instance);
-            if mine {
+            if mine || (t.name != name && convert::group_name(&t) != Some(name)) {
                 continue;
             }
-            let stamped = convert::group_name(&t).is_some();
-            if t.state.is_terminal() && !(stamped && t.state != TaskState::TaskKilled) {
-                continue;
+            let why = format!(
+                "task {} of framework {} goes by that name and was not created by this tars instance",
+                t.task_id.value, t.framework_id.value
+            );
+            if !t.state.is_terminal() {
+                return Ok(Some(why));
             }
-            if t.name == name || convert::group_name(&t) == Some(name) {
-                return Ok(Some(format!(
-                    "task {} of framework {} goes by that name and was not created by this tars instance",
-                    t.task_id.value, t.framework_id.value
-                )));
+            if convert::group_name(&t).is_some() && t.state != TaskState::TaskKilled {
+                ended.push((t.framework_id, why));
             }
         }
-        Ok(None)
+        if ended.is_empty() {
+            return Ok(None);
+        }
+        let frameworks = self
+            .fw
+            .operator
+            .call(crate::v1::master::CallType::GetFrameworks)
+            .await
+            .map_err(|e| Error::Unavailable {
+                backend: BACKEND.to_owned(),
+                reason: e.to_string(),
+            })?
+            .get_frameworks
+            .unwrap_or_default()
+            .frameworks;
+        Ok(ended.into_iter().find_map(|(id, why)| {
+            frameworks
+                .iter()
+                .any(|f| f.connected && f.framework_info.id.as_ref() == Some(&id))
+                .then_some(why)
+        }))
     }
 
     /// The object tars keeps for `object`: the user's metadata with the stamp.
