@@ -508,7 +508,7 @@ pub struct TaskInfo {
     /// Agent it runs on (the offer's).
     pub agent_id: AgentId,
     /// Resources it uses (taken from the offer).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<Resource>,
     /// Its executor (`LAUNCH` with a custom executor; not set inside a `LAUNCH_GROUP`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -665,6 +665,110 @@ pub struct EnvironmentVariable {
     /// Secret (passed through).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Json>,
+}
+
+/// `HealthCheck`: how an executor decides whether a task is healthy (reported as
+/// `TaskStatus.healthy`). `TaskInfo.health_check` is kept as JSON; decode it into this with
+/// `serde_json::from_value`. Defaults are the proto's (see the accessors).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HealthCheck {
+    /// Seconds after the task starts before the first check (default 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<f64>,
+    /// Seconds between checks (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<f64>,
+    /// Seconds one check may take (default 20; 0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+    /// Consecutive failures after which the task is killed (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_failures: Option<u32>,
+    /// Seconds after the task starts during which failures are ignored until a check succeeds
+    /// (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<f64>,
+    /// Which kind of check.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<HealthCheckType>,
+    /// `COMMAND`: healthy when it exits 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandInfo>,
+    /// `HTTP`: healthy on a 2xx/3xx answer (or one of `statuses`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpCheckInfo>,
+    /// `TCP`: healthy when a connection opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpCheckInfo>,
+}
+
+impl HealthCheck {
+    /// `delay_seconds` or its default.
+    pub fn delay(&self) -> f64 {
+        self.delay_seconds.unwrap_or(15.0)
+    }
+    /// `interval_seconds` or its default.
+    pub fn interval(&self) -> f64 {
+        self.interval_seconds.unwrap_or(10.0)
+    }
+    /// `timeout_seconds` or its default.
+    pub fn timeout(&self) -> f64 {
+        self.timeout_seconds.unwrap_or(20.0)
+    }
+    /// `consecutive_failures` or its default.
+    pub fn max_consecutive_failures(&self) -> u32 {
+        self.consecutive_failures.unwrap_or(3)
+    }
+    /// `grace_period_seconds` or its default.
+    pub fn grace_period(&self) -> f64 {
+        self.grace_period_seconds.unwrap_or(10.0)
+    }
+}
+
+/// `HealthCheck.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HealthCheckType {
+    /// Run a command.
+    Command,
+    /// An HTTP GET.
+    Http,
+    /// A TCP connection.
+    Tcp,
+    /// A gRPC health check.
+    Grpc,
+    /// `UNKNOWN`, and any name this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `HealthCheck.HTTPCheckInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HttpCheckInfo {
+    /// `IPv4` (default) or `IPv6`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// `http` (default) or `https`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// Port on the task's host.
+    pub port: u32,
+    /// Path (default `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Statuses that count as healthy (deprecated in Mesos: 200–399 are).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<u32>,
+}
+
+/// `HealthCheck.TCPCheckInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TcpCheckInfo {
+    /// `IPv4` (default) or `IPv6`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Port on the task's host.
+    pub port: u32,
 }
 
 /// `KillPolicy`.

@@ -16,6 +16,7 @@ MESOS_CACHE_ROOT="${TARS_CACHE:-/var/cache/tars}"
 MESOS_CACHE="${MESOS_CACHE_ROOT}/mesos-${MESOS_VERSION}"
 MESOS_LIB="${MESOS_CACHE}/lib/libmesos-${MESOS_VERSION}.so"
 MESOS_LAUNCHER="${MESOS_CACHE}/bin/tars-mesos-local"
+MESOS_CONTAINERIZER="${MESOS_CACHE}/bin/mesos-containerizer"
 # Written last by install.sh; holds the stamp below. No marker or another stamp: the cache is redone.
 MESOS_MARKER="${MESOS_CACHE}/.complete"
 

@@ -8,6 +8,9 @@
 #     lib/libcrypto.so.1.0.0    the same stub under libcrypto's name
 #     lib/libcurl.so.4          forwards to the system libcurl under the old symbol version
 #     bin/tars-mesos-local      shim/launcher.cpp: master + agent in one process
+#     bin/mesos-containerizer   shim/containerizer.cpp: libmesos' own `launch` subcommand, which
+#                               the agent runs from MESOS_LAUNCHER_DIR for every executor (up.sh
+#                               links it there)
 #     .complete                 written last: a stamp of the pinned artifact and the build inputs
 #
 # Does nothing when .complete matches this checkout's inputs; otherwise rebuilds (keeping an
@@ -54,7 +57,8 @@ ensure_debian_packages() {
 
 # Fast path: a complete cache built from these sources, whose launcher still loads (the Debian
 # libraries it needs may have been removed since).
-if mesos_cache_ready && ldd_out="$(ldd "$MESOS_LAUNCHER" 2>&1)" && ! grep -q 'not found' <<<"$ldd_out"; then
+if mesos_cache_ready && ldd_out="$(ldd "$MESOS_LAUNCHER" "$MESOS_CONTAINERIZER" 2>&1)" \
+  && ! grep -q 'not found' <<<"$ldd_out"; then
   finish "already installed (no-op)"
   exit 0
 fi
@@ -174,20 +178,34 @@ nice -n 19 g++ -O2 -std=c++17 -Wall -Wextra -Werror "$MESOS_SCRIPTS_DIR/shim/lau
   -L"$MESOS_CACHE/lib" -l"mesos-$MESOS_VERSION" \
   -Wl,--disable-new-dtags,-rpath,'$ORIGIN/../lib' -o "$work/tars-mesos-local" \
   || die "building the launcher failed"
+# shellcheck disable=SC2016
+nice -n 19 g++ -O2 -std=c++17 -Wall -Wextra -Werror "$MESOS_SCRIPTS_DIR/shim/containerizer.cpp" \
+  -L"$MESOS_CACHE/lib" -l"mesos-$MESOS_VERSION" \
+  -Wl,--disable-new-dtags,-rpath,'$ORIGIN/../lib' -o "$work/mesos-containerizer" \
+  || die "building mesos-containerizer failed"
 mv -f "$work/tars-mesos-local" "$MESOS_LAUNCHER"
-log "shims and launcher built in $(( $(now_ms) - build_ms ))ms"
+mv -f "$work/mesos-containerizer" "$MESOS_CONTAINERIZER"
+log "shims, launcher and containerizer built in $(( $(now_ms) - build_ms ))ms"
 
-# The launcher must load with every library resolved, and the shims must be the ones used.
-ldd_out="$(ldd "$MESOS_LAUNCHER" 2>&1)" || { echo "$ldd_out" >&2; die "ldd $MESOS_LAUNCHER failed"; }
-if grep -qE 'not found|version .* not found' <<<"$ldd_out"; then
-  echo "$ldd_out" >&2
-  die "the launcher does not load (above)"
-fi
-for lib in libssl.so.1.0.0 libcrypto.so.1.0.0 libcurl.so.4; do
-  resolved="$(awk -v l="$lib" '$1 == l && $2 == "=>" {print $3}' <<<"$ldd_out")"
-  [[ -n "$resolved" && "$(readlink -f "$resolved")" == "$(readlink -f "$MESOS_CACHE/lib/$lib")" ]] \
-    || { echo "$ldd_out" >&2; die "$lib does not resolve to the cache's copy"; }
+# The programs must load with every library resolved, and the shims must be the ones used.
+for program in "$MESOS_LAUNCHER" "$MESOS_CONTAINERIZER"; do
+  ldd_out="$(ldd "$program" 2>&1)" || { echo "$ldd_out" >&2; die "ldd $program failed"; }
+  if grep -qE 'not found|version .* not found' <<<"$ldd_out"; then
+    echo "$ldd_out" >&2
+    die "$program does not load (above)"
+  fi
+  for lib in libssl.so.1.0.0 libcrypto.so.1.0.0 libcurl.so.4; do
+    resolved="$(awk -v l="$lib" '$1 == l && $2 == "=>" {print $3}' <<<"$ldd_out")"
+    [[ -n "$resolved" && "$(readlink -f "$resolved")" == "$(readlink -f "$MESOS_CACHE/lib/$lib")" ]] \
+      || { echo "$ldd_out" >&2; die "$lib does not resolve to the cache's copy for $program"; }
+  done
 done
+# The containerizer runs a command with the given environment only, in the given directory.
+probe_dir="$work/probe"
+mkdir -p "$probe_dir"
+probe_out="$(env -i MESOS_CONTAINERIZER_LAUNCH_INFO="{\"command\":{\"shell\":true,\"value\":\"echo \$TARS_PROBE; pwd\"},\"environment\":{\"variables\":[{\"name\":\"TARS_PROBE\",\"value\":\"ok\"}]},\"working_directory\":\"$probe_dir\"}" \
+  "$MESOS_CONTAINERIZER" launch 2>&1)" || { echo "$probe_out" >&2; die "mesos-containerizer launch failed its probe"; }
+[[ "$probe_out" == "ok"$'\n'"$probe_dir" ]] || { echo "$probe_out" >&2; die "mesos-containerizer launch: unexpected probe output (above)"; }
 
 mesos_cache_stamp >"$MESOS_MARKER.partial"
 mv "$MESOS_MARKER.partial" "$MESOS_MARKER"

@@ -7,8 +7,10 @@
 #   mesos.log        the process' log (glog), appended, one "=== attempt" line per start
 #   mesos/work/      Mesos' work dirs: master/, agents/0/{work,run,fetch}/ (sandboxes, checkpoints)
 #   mesos/store/     image stores (unused: no image provisioning)
-#   libexec/         MESOS_LAUNCHER_DIR, where the agent looks for `mesos-containerizer` and the
-#                    executor (tars' own, still to be written: issue 7). Empty for now.
+#   libexec/         MESOS_LAUNCHER_DIR, where the agent looks for its helpers:
+#                      mesos-containerizer     -> the cache's (install.sh): runs every executor
+#                      mesos-default-executor  a copy of tars' executor (crate mesos-executor), which
+#                                              an ExecutorInfo of type DEFAULT starts
 #
 # Environment (all optional):
 #   TARS_MESOS_PORT           port of the master and the agent (one libprocess socket), default 5050
@@ -18,6 +20,8 @@
 #   TARS_MESOS_START_TIMEOUT  seconds one start may take to have its agent registered, default 60
 #   TARS_MESOS_START_ATTEMPTS starts tried before giving up, default 3
 #   TARS_CACHE                cache root used by install.sh, default /var/cache/tars
+#   TARS_MESOS_EXECUTOR       tars' executor binary to install; default: built here with
+#                             `cargo build -p tars-mesos-executor` (dev profile) from this checkout
 #
 # Readiness: /health answers 200, then the operator API (POST /api/v1) reports version 1.11.0
 # (GET_VERSION) and one agent (GET_AGENTS); every request has its own timeout, the whole wait an
@@ -73,6 +77,23 @@ fi
 
 port_in_use && die "127.0.0.1:$port is already in use by another process (set TARS_MESOS_PORT)"
 mkdir -p "$launcher_dir" "$state_dir/mesos"
+
+# The agent's helpers. The containerizer is a symlink (it finds libmesos through $ORIGIN, which
+# the loader resolves through links); the executor is copied, so that a rebuild of the workspace
+# does not change the program under running executors.
+executor="${TARS_MESOS_EXECUTOR:-}"
+if [[ -z "$executor" ]]; then
+  repo_root="$(cd "$MESOS_SCRIPTS_DIR/../../.." && pwd)"
+  build_ms=$(now_ms)
+  (cd "$repo_root" && nice -n 10 cargo build --quiet -p tars-mesos-executor) \
+    || die "building tars' executor failed (cargo build -p tars-mesos-executor in $repo_root)"
+  executor="${CARGO_TARGET_DIR:-$repo_root/target}/debug/tars-mesos-executor"
+  log "tars' executor built in $(($(now_ms) - build_ms))ms"
+fi
+[[ -x "$executor" ]] || die "tars' executor $executor is not an executable file (TARS_MESOS_EXECUTOR)"
+ln -sfn "$MESOS_CONTAINERIZER" "$launcher_dir/mesos-containerizer"
+cp -f "$executor" "$launcher_dir/mesos-default-executor.partial"
+mv -f "$launcher_dir/mesos-default-executor.partial" "$launcher_dir/mesos-default-executor"
 
 # Starts the process once and waits for it to be ready. Sets pid, reason (on failure), and the
 # timings. Returns 1 on a failure worth retrying, 2 on one that is not.
