@@ -37,6 +37,8 @@ pub const CONTAINER_LABEL: &str = "tars.dev/container";
 pub const OBJECT_LABEL: &str = "tars.dev/object";
 /// Label: the endpoints (ports taken from the offer) as JSON.
 pub const ENDPOINTS_LABEL: &str = "tars.dev/endpoints";
+/// Label: the run of the generation (0 first, one more after each restart per the policy).
+pub const RUN_LABEL: &str = "tars.dev/run";
 /// Label: the host name of the agent the task was launched on.
 pub const HOST_LABEL: &str = "tars.dev/host";
 
@@ -78,24 +80,27 @@ pub struct Incarnation {
     pub uid: String,
     /// The generation launched.
     pub generation: u64,
+    /// The run of that generation (restarts per the restart policy).
+    pub run: u32,
 }
 
 impl Incarnation {
-    /// Of `group` (whose metadata has uid and generation) for `instance`.
-    pub fn of(instance: &str, meta: &ObjectMeta) -> Self {
+    /// Run `run` of `group` (whose metadata has uid and generation) for `instance`.
+    pub fn of(instance: &str, meta: &ObjectMeta, run: u32) -> Self {
         Incarnation {
             instance: instance.to_owned(),
             name: meta.name.clone(),
             uid: meta.uid.clone().unwrap_or_default(),
             generation: meta.generation.unwrap_or(1),
+            run,
         }
     }
 
-    /// The executor's id: unique per incarnation and generation.
+    /// The executor's id: unique per incarnation, generation and run.
     pub fn executor_id(&self) -> ExecutorId {
         ExecutorId::new(format!(
-            "tars.{}.{}.{}.g{}",
-            self.instance, self.name, self.uid, self.generation
+            "tars.{}.{}.{}.g{}.r{}",
+            self.instance, self.name, self.uid, self.generation, self.run
         ))
     }
 
@@ -439,6 +444,7 @@ pub fn launch_group(
     hostname: &str,
     ports: Vec<u16>,
     sizing: &Sizing,
+    run: u32,
 ) -> Result<(OfferOperation, Vec<Endpoint>)> {
     let mut free = ports.into_iter();
     let mut endpoints = Vec::new();
@@ -468,7 +474,7 @@ pub fn launch_group(
         .flatten()
         .map(|(k, v)| (k.clone(), *v))
         .collect();
-    let inc = Incarnation::of(instance, &group.metadata);
+    let inc = Incarnation::of(instance, &group.metadata, run);
     let grace = DurationInfo {
         nanoseconds: i64::try_from(group.spec.termination_grace_period.as_nanos())
             .unwrap_or(i64::MAX),
@@ -518,6 +524,10 @@ pub fn launch_group(
         labels.push(Label {
             key: HOST_LABEL.to_owned(),
             value: Some(hostname.to_owned()),
+        });
+        labels.push(Label {
+            key: RUN_LABEL.to_owned(),
+            value: Some(run.to_string()),
         });
         if let Some(dir) = &c.working_dir {
             labels.push(Label {
@@ -605,6 +615,8 @@ pub struct Stamped {
     pub endpoints: Vec<Endpoint>,
     /// The agent's host name.
     pub host: String,
+    /// The run (restarts) of the generation.
+    pub run: u32,
 }
 
 /// Reads the stamp of a task of `instance`; `None` when it carries none (or another's).
@@ -644,6 +656,9 @@ pub fn stamped(task_labels: &Option<crate::v1::mesos::Labels>, instance: &str) -
         host: label(task_labels, HOST_LABEL)
             .unwrap_or_default()
             .to_owned(),
+        run: label(task_labels, RUN_LABEL)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0),
     })
 }
 
@@ -776,40 +791,75 @@ fn reason_text(v: &TaskView) -> String {
     out
 }
 
+/// The number after `marker` in `message` (`Command exited with status 3`).
+fn number_after(message: &str, marker: &str) -> Option<i32> {
+    let rest = &message[message.find(marker)? + marker.len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
+
+/// How a terminal task ended, with the exit code or signal the executor reported.
+pub fn termination(t: &TaskView) -> Termination {
+    let message = t.message.as_deref().unwrap_or_default();
+    Termination {
+        exit_code: if t.state == TaskState::TaskFinished {
+            Some(0)
+        } else {
+            number_after(message, "exited with status")
+        },
+        signal: number_after(message, "terminated with signal"),
+        reason: match t.state {
+            TaskState::TaskFinished => "Completed".to_owned(),
+            TaskState::TaskKilled => "Killed".to_owned(),
+            TaskState::TaskLost | TaskState::TaskGone | TaskState::TaskGoneByOperator => {
+                "Lost".to_owned()
+            }
+            _ => reason_text(t),
+        },
+        finished_at: timestamp(t.finished_at),
+    }
+}
+
+/// How often a group was restarted per its policy, and how each container's last run ended.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Restarts {
+    /// Restarts so far (the run number).
+    pub count: u32,
+    /// Each container's termination in the previous run.
+    pub last: BTreeMap<String, Termination>,
+}
+
 /// One container's status from its task.
 pub fn container_status(
     name: &str,
     has_readiness: bool,
     task: Option<&TaskView>,
+    restarts: &Restarts,
 ) -> ContainerStatus {
     let Some(t) = task else {
         return ContainerStatus {
             name: name.to_owned(),
             state: ContainerState::Waiting {
-                reason: "WaitingForOffer".to_owned(),
+                reason: if restarts.count > 0 {
+                    "BackOff".to_owned()
+                } else {
+                    "WaitingForOffer".to_owned()
+                },
             },
             ready: false,
-            restart_count: 0,
-            last_termination: None,
+            restart_count: restarts.count,
+            last_termination: restarts.last.get(name).cloned(),
         };
     };
     let state = match t.state {
         TaskState::TaskRunning => ContainerState::Running {
             started_at: timestamp(t.started_at).unwrap_or_default(),
         },
-        s if s.is_terminal() => ContainerState::Terminated(Termination {
-            exit_code: (s == TaskState::TaskFinished).then_some(0),
-            signal: None,
-            reason: match s {
-                TaskState::TaskFinished => "Completed".to_owned(),
-                TaskState::TaskKilled => "Killed".to_owned(),
-                TaskState::TaskLost | TaskState::TaskGone | TaskState::TaskGoneByOperator => {
-                    "Lost".to_owned()
-                }
-                _ => reason_text(t),
-            },
-            finished_at: timestamp(t.finished_at),
-        }),
+        s if s.is_terminal() => ContainerState::Terminated(termination(t)),
         s => ContainerState::Waiting {
             reason: state_name(s),
         },
@@ -822,8 +872,8 @@ pub fn container_status(
         name: name.to_owned(),
         state,
         ready,
-        restart_count: 0,
-        last_termination: None,
+        restart_count: restarts.count,
+        last_termination: restarts.last.get(name).cloned(),
     }
 }
 
@@ -846,16 +896,29 @@ pub fn group_status(
     spec: &ContainerGroupSpec,
     placement: &Placement,
     tasks: &BTreeMap<String, TaskView>,
+    restarts: &Restarts,
 ) -> ContainerGroupStatus {
     let containers: Vec<ContainerStatus> = spec
         .containers
         .iter()
         .map(|c| {
             let checked = c.readiness.is_some() || c.liveness.is_some();
-            container_status(&c.name, checked, tasks.get(&c.name))
+            container_status(&c.name, checked, tasks.get(&c.name), restarts)
         })
         .collect();
     let (hostname, endpoints) = match placement {
+        // Between two runs (restart back-off) the group is running, its containers waiting.
+        Placement::Pending(None) if restarts.count > 0 => {
+            return ContainerGroupStatus {
+                phase: GroupPhase::Running,
+                ready: false,
+                containers,
+                endpoints: Vec::new(),
+                conditions: Vec::new(),
+                message: Some("restarting per the restart policy".to_owned()),
+                host: None,
+            };
+        }
         Placement::Pending(reason) => {
             let condition = Condition {
                 type_: "Scheduled".to_owned(),

@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::BACKEND;
 use crate::config::MesosConfig;
-use crate::convert::{self, Host, Incarnation, Placement, TaskView};
+use crate::convert::{self, Host, Incarnation, Placement, Restarts, TaskView};
 use crate::operator::OperatorClient;
 use crate::registry::{Record, Registry};
 use crate::scheduler::{Caller, SchedulerClient, Subscription};
@@ -45,6 +45,10 @@ const MIN_BACKOFF: Duration = Duration::from_millis(200);
 const TICK: Duration = Duration::from_secs(2);
 /// How long offers are refused when nothing is pending.
 const IDLE_REFUSE: Duration = Duration::from_secs(120);
+/// The first restart back-off; it doubles with each restart.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest restart back-off.
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(300);
 
 /// The framework's shared state.
 pub(crate) struct Framework {
@@ -56,7 +60,7 @@ pub(crate) struct Framework {
     caller: Mutex<Option<Caller>>,
     framework_id: Mutex<Option<FrameworkId>>,
     /// Something to do for the driver: a new pending group.
-    pub(crate) wake: Notify,
+    pub(crate) wake: Arc<Notify>,
     /// True once the first subscription has rebuilt the groups.
     synced: watch::Sender<bool>,
     /// Why the last subscription attempt failed (for `Unavailable` errors).
@@ -87,7 +91,7 @@ impl Framework {
             operator,
             caller: Mutex::new(None),
             framework_id: Mutex::new(framework_id),
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             synced,
             last_error: Mutex::new(None),
         }))
@@ -369,12 +373,14 @@ impl Framework {
             let generation = stamped.group.metadata.generation;
             match latest.get_mut(&name) {
                 Some((s, tasks))
-                    if s.group.metadata.generation == generation
+                    if (s.group.metadata.generation, s.run) == (generation, stamped.run)
                         && s.group.metadata.uid == stamped.group.metadata.uid =>
                 {
                     tasks.push(task)
                 }
-                Some((s, tasks)) if s.group.metadata.generation < generation => {
+                Some((s, tasks))
+                    if (s.group.metadata.generation, s.run) < (generation, stamped.run) =>
+                {
                     strays.append(tasks);
                     *s = stamped;
                     tasks.push(task);
@@ -400,7 +406,7 @@ impl Framework {
             let mut group = stamped.group;
             group.metadata.stamp_owner(&self.instance);
             let hostname = stamped.host.clone();
-            let inc = Incarnation::of(&self.instance, &group.metadata);
+            let inc = Incarnation::of(&self.instance, &group.metadata, stamped.run);
             let agent_id = tasks.first().map(|t| t.agent_id.clone());
             self.registry.put(Record {
                 object: group,
@@ -412,8 +418,16 @@ impl Framework {
                 agent_id,
                 executor_id: Some(inc.executor_id()),
                 retiring: false,
+                stopping: false,
+                restarts: Restarts {
+                    count: stamped.run,
+                    last: BTreeMap::new(),
+                },
+                not_before: None,
             });
             tracing::debug!(%name, "group adopted from the master's task list");
+            // It may have ended while no tars process ran.
+            self.after_update(&name);
         }
         for t in strays.iter().filter(|t| !t.state.is_terminal()) {
             self.call(&Call::kill(
@@ -464,10 +478,15 @@ impl Framework {
             }
             EventType::Update => {
                 if let Some(update) = event.update {
-                    let ours = self.registry.update(&update.status);
-                    tracing::debug!(task = %update.status.task_id.value, state = ?update.status.state, ours, "task update");
+                    // Acknowledged first: once tars sees a task terminal, the master has been
+                    // told it may forget it.
                     if let Some(ack) = Call::acknowledge(id.clone(), &update.status) {
                         self.call(&ack).await.map_err(|e| e.to_string())?;
+                    }
+                    let group = self.registry.update(&update.status);
+                    tracing::debug!(task = %update.status.task_id.value, state = ?update.status.state, ?group, "task update");
+                    if let Some(name) = group {
+                        self.after_update(&name);
                     }
                 }
             }
@@ -519,8 +538,13 @@ impl Framework {
                     &offer.hostname,
                     ports,
                     &self.config.sizing,
+                    record.restarts.count,
                 )?;
-                let inc = Incarnation::of(&self.instance, &record.object.metadata);
+                let inc = Incarnation::of(
+                    &self.instance,
+                    &record.object.metadata,
+                    record.restarts.count,
+                );
                 operations.push(op);
                 launched.push((record, endpoints, inc));
             }
@@ -594,6 +618,51 @@ impl Framework {
             }
         }
         Ok(())
+    }
+
+    /// After an update of group `name`: when its run has ended by itself (every task terminal,
+    /// tars not stopping it), restarts it per its policy (`Always`; `OnFailure` when a task did
+    /// not finish) after a back-off that doubles with each restart.
+    pub(crate) fn after_update(&self, name: &str) {
+        let mut delay = None;
+        self.registry.modify(name, |r| {
+            let launched = matches!(r.placement, Placement::Launched { .. });
+            if r.retiring || r.stopping || !launched || r.tasks.is_empty() || !r.all_terminal() {
+                return;
+            }
+            let failed = r.tasks.values().any(|t| t.state != TaskState::TaskFinished);
+            let restart = match r.object.spec.restart_policy {
+                tars_api::RestartPolicy::Always => true,
+                tars_api::RestartPolicy::OnFailure => failed,
+                tars_api::RestartPolicy::Never => false,
+            };
+            if !restart {
+                return;
+            }
+            let wait = FIRST_BACKOFF
+                .saturating_mul(1u32 << r.restarts.count.min(16))
+                .min(MAX_RESTART_BACKOFF);
+            r.restarts.last = r
+                .tasks
+                .iter()
+                .map(|(c, t)| (c.clone(), convert::termination(t)))
+                .collect();
+            r.restarts.count += 1;
+            r.tasks.clear();
+            r.placement = Placement::Pending(None);
+            r.agent_id = None;
+            r.executor_id = None;
+            r.not_before = Some(tokio::time::Instant::now() + wait);
+            delay = Some(wait);
+        });
+        if let Some(wait) = delay {
+            tracing::info!(group = name, ?wait, "restarting per the restart policy");
+            let wake = self.wake.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                wake.notify_one();
+            });
+        }
     }
 
     /// Says of each pending group whether some agent could ever take it.

@@ -141,6 +141,9 @@ impl MesosGroups {
 
     /// Kills the tasks of `record` and waits until they are terminal.
     async fn stop(&self, record: &Record, grace: Duration) -> Result<()> {
+        self.fw
+            .registry
+            .modify(record.object.name(), |r| r.stopping = true);
         if record.all_terminal() {
             return Ok(());
         }

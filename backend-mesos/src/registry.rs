@@ -10,7 +10,7 @@ use tars_api::{ContainerGroup, ContainerGroupSpec, LabelSelector, WatchEvent};
 use tars_engine::watcher::{Change, Source};
 use tokio::sync::{broadcast, watch};
 
-use crate::convert::{Placement, TaskView, group_status};
+use crate::convert::{Placement, Restarts, TaskView, group_status};
 use crate::v1::mesos::{AgentId, ExecutorId, TaskStatus};
 
 /// How many changes a slow watch may fall behind before it re-lists.
@@ -29,8 +29,14 @@ pub(crate) struct Record {
     pub(crate) agent_id: Option<AgentId>,
     /// Its executor.
     pub(crate) executor_id: Option<ExecutorId>,
-    /// Being deleted or replaced: no longer listed, not launched.
+    /// Being deleted: no longer listed, not launched.
     pub(crate) retiring: bool,
+    /// Its tasks are being killed by tars (delete or update): not restarted.
+    pub(crate) stopping: bool,
+    /// Restarts per the restart policy so far, and how the last run ended.
+    pub(crate) restarts: Restarts,
+    /// Not launched before this instant (restart back-off).
+    pub(crate) not_before: Option<tokio::time::Instant>,
 }
 
 impl Record {
@@ -43,13 +49,21 @@ impl Record {
             agent_id: None,
             executor_id: None,
             retiring: false,
+            stopping: false,
+            restarts: Restarts::default(),
+            not_before: None,
         }
     }
 
     /// The object with its status.
     pub(crate) fn view(&self) -> ContainerGroup {
         let mut o = self.object.clone();
-        o.status = Some(group_status(&o.spec, &self.placement, &self.tasks));
+        o.status = Some(group_status(
+            &o.spec,
+            &self.placement,
+            &self.tasks,
+            &self.restarts,
+        ));
         o
     }
 
@@ -216,31 +230,28 @@ impl Registry {
         self.emit(&mut inner, before, name);
     }
 
-    /// Takes in a task status update; `false` when the task is not one of ours.
-    pub(crate) fn update(&self, status: &TaskStatus) -> bool {
+    /// Takes in a task status update; the group's name, `None` when the task is not one of
+    /// the current run of a group.
+    pub(crate) fn update(&self, status: &TaskStatus) -> Option<String> {
         let mut inner = self.lock();
-        let Some(name) = inner.by_task.get(&status.task_id.value).cloned() else {
-            return false;
-        };
+        let name = inner.by_task.get(&status.task_id.value).cloned()?;
         let before = Self::visible(&inner, &name);
-        let Some(r) = inner.groups.get_mut(&name) else {
-            return false;
-        };
-        let Some(view) = r.tasks.values_mut().find(|t| t.task_id == status.task_id) else {
-            return false;
-        };
+        let r = inner.groups.get_mut(&name)?;
+        let view = r.tasks.values_mut().find(|t| t.task_id == status.task_id)?;
         view.observe(status);
         self.emit(&mut inner, before, &name);
-        true
+        Some(name)
     }
 
-    /// The groups waiting for an offer, oldest first.
+    /// The groups waiting for an offer (and not in a restart back-off), oldest first.
     pub(crate) fn pending(&self) -> Vec<Record> {
+        let now = tokio::time::Instant::now();
         let mut out: Vec<Record> = self
             .lock()
             .groups
             .values()
             .filter(|r| !r.retiring && matches!(r.placement, Placement::Pending(_)))
+            .filter(|r| r.not_before.is_none_or(|t| t <= now))
             .cloned()
             .collect();
         out.sort_by_key(|r| r.object.metadata.created_at);

@@ -124,6 +124,9 @@ impl Target for MesosTarget {
             .into_iter()
             .chain(tasks.unreachable_tasks)
             .filter(|t| Some(&t.framework_id.value) == framework.as_ref())
+            // A task that ended stays listed until the master has the acknowledgement of its
+            // last update (sent before tars saw it); it runs nothing.
+            .filter(|t| !t.state.is_terminal())
             .filter(|t| owned(&t.labels, INSTANCE))
             .filter(|t| {
                 t.labels.as_ref().is_some_and(|l| {

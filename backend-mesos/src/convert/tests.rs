@@ -31,6 +31,7 @@ fn launch(g: &ContainerGroup) -> (OfferOperation, Vec<Endpoint>) {
         "10.0.0.7",
         vec![31000],
         &Sizing::default(),
+        0,
     )
     .expect("launch")
 }
@@ -55,7 +56,7 @@ fn a_group_is_one_launch_group_with_one_task_per_container_and_an_executor_with_
     assert_eq!(ids.len(), 2, "task ids are unique");
     assert_eq!(
         lg.executor.executor_id.value,
-        "tars.svc.web.00000000000000ab.g3"
+        "tars.svc.web.00000000000000ab.g3.r0"
     );
     assert!(
         lg.executor.resources.iter().any(|r| r.name == "disk"),
@@ -264,7 +265,9 @@ fn task_states_become_the_group_phase() {
         hostname: "h".into(),
         endpoints: vec![],
     };
-    let phase = |states: &[(&str, TaskState)]| group_status(&g.spec, &launched, &views(states));
+    let phase = |states: &[(&str, TaskState)]| {
+        group_status(&g.spec, &launched, &views(states), &Restarts::default())
+    };
     use TaskState::*;
     assert_eq!(
         phase(&[("server", TaskStaging), ("sidecar", TaskStarting)]).phase,
@@ -290,6 +293,7 @@ fn task_states_become_the_group_phase() {
         &group().spec,
         &launched,
         &views(&[("server", TaskRunning), ("sidecar", TaskRunning)]),
+        &Restarts::default(),
     );
     assert_eq!(gated.phase, GroupPhase::Running);
     assert!(!gated.ready);
@@ -302,13 +306,19 @@ fn a_group_no_agent_can_take_is_pending_and_unschedulable() {
         &group().spec,
         &Placement::Pending(Some("no agent has rack=a".into())),
         &BTreeMap::new(),
+        &Restarts::default(),
     );
     assert_eq!(s.phase, GroupPhase::Pending);
     let c = &s.conditions[0];
     assert!(!c.status);
     assert_eq!(c.reason.as_deref(), Some("Unschedulable"));
     assert_eq!(s.message.as_deref(), Some("no agent has rack=a"));
-    let waiting = group_status(&group().spec, &Placement::Pending(None), &BTreeMap::new());
+    let waiting = group_status(
+        &group().spec,
+        &Placement::Pending(None),
+        &BTreeMap::new(),
+        &Restarts::default(),
+    );
     assert_eq!(
         waiting.conditions[0].reason.as_deref(),
         Some("WaitingForOffer")
@@ -327,4 +337,49 @@ fn what_the_executor_cannot_run_is_refused_as_unsupported() {
             ..
         })
     ));
+}
+
+#[test]
+fn exit_codes_and_signals_come_from_the_executors_message() {
+    let mut v = TaskView::staging(TaskId::new("t"), None);
+    let mut failed = status("t", TaskState::TaskFailed, 5.0);
+    failed.message = Some("Command exited with status 3".into());
+    v.observe(&failed);
+    let t = termination(&v);
+    assert_eq!(t.exit_code, Some(3));
+    assert_eq!(t.signal, None);
+    let mut w = TaskView::staging(TaskId::new("u"), None);
+    let mut killed = status("u", TaskState::TaskFailed, 5.0);
+    killed.message = Some("Command terminated with signal 9".into());
+    w.observe(&killed);
+    assert_eq!(termination(&w).signal, Some(9));
+}
+
+#[test]
+fn a_group_waiting_to_restart_is_running_with_its_restart_count() {
+    let restarts = Restarts {
+        count: 2,
+        last: BTreeMap::from([(
+            "server".to_owned(),
+            Termination {
+                exit_code: Some(1),
+                signal: None,
+                reason: "Error".into(),
+                finished_at: None,
+            },
+        )]),
+    };
+    let s = group_status(
+        &group().spec,
+        &Placement::Pending(None),
+        &BTreeMap::new(),
+        &restarts,
+    );
+    assert_eq!(s.phase, GroupPhase::Running);
+    let c = &s.containers[0];
+    assert_eq!(c.restart_count, 2);
+    assert_eq!(
+        c.last_termination.as_ref().and_then(|t| t.exit_code),
+        Some(1)
+    );
 }
