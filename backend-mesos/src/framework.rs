@@ -25,8 +25,8 @@ use crate::registry::{Record, Registry};
 use crate::scheduler::{Caller, SchedulerClient, Subscription};
 use crate::v1::master::CallType as OperatorCall;
 use crate::v1::mesos::{
-    Filters, FrameworkCapability, FrameworkCapabilityType, FrameworkId, FrameworkInfo, Offer, Task,
-    TaskState,
+    DurationInfo, Filters, FrameworkCapability, FrameworkCapabilityType, FrameworkId,
+    FrameworkInfo, KillPolicy, Offer, Task, TaskState,
 };
 use crate::v1::scheduler::{Call, Event, EventType, ReconcileTask};
 
@@ -47,6 +47,8 @@ const TICK: Duration = Duration::from_secs(2);
 const IDLE_REFUSE: Duration = Duration::from_secs(120);
 /// The first restart back-off; it doubles with each restart.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// How long before a restart is due an offer that fits it is held rather than declined.
+const HOLD_FOR: Duration = Duration::from_secs(10);
 /// The longest restart back-off.
 const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -65,6 +67,9 @@ pub(crate) struct Framework {
     synced: watch::Sender<bool>,
     /// Why the last subscription attempt failed (for `Unavailable` errors).
     last_error: Mutex<Option<String>>,
+    /// Offers kept for groups about to be restarted (their back-off ends soon), so that the
+    /// restart does not wait for the allocator.
+    held: Mutex<Vec<Offer>>,
 }
 
 fn unavailable(reason: impl Into<String>) -> Error {
@@ -94,6 +99,7 @@ impl Framework {
             wake: Arc::new(Notify::new()),
             synced,
             last_error: Mutex::new(None),
+            held: Mutex::new(Vec::new()),
         }))
     }
 
@@ -149,18 +155,22 @@ impl Framework {
             .map_err(|e| unavailable(e.to_string()))
     }
 
-    /// `KILL` of every non-terminal task of `record`.
-    pub(crate) async fn kill(&self, record: &Record) -> Result<()> {
+    /// `KILL` of every non-terminal task of `record`, SIGKILL after `grace` (else the
+    /// task's own kill policy: the spec's grace period).
+    pub(crate) async fn kill(&self, record: &Record, grace: Option<Duration>) -> Result<()> {
         let id = self
             .framework_id()
             .ok_or_else(|| unavailable("no framework id"))?;
         for t in record.tasks.values().filter(|t| !t.state.is_terminal()) {
-            self.call(&Call::kill(
-                id.clone(),
-                t.task_id.clone(),
-                t.agent_id.clone(),
-            ))
-            .await?;
+            let mut call = Call::kill(id.clone(), t.task_id.clone(), t.agent_id.clone());
+            if let (Some(kill), Some(grace)) = (call.kill.as_mut(), grace) {
+                kill.kill_policy = Some(KillPolicy {
+                    grace_period: Some(DurationInfo {
+                        nanoseconds: i64::try_from(grace.as_nanos()).unwrap_or(i64::MAX),
+                    }),
+                });
+            }
+            self.call(&call).await?;
         }
         Ok(())
     }
@@ -424,6 +434,7 @@ impl Framework {
                     last: BTreeMap::new(),
                 },
                 not_before: None,
+                launching: false,
             });
             tracing::debug!(%name, "group adopted from the master's task list");
             // It may have ended while no tars process ran.
@@ -448,8 +459,19 @@ impl Framework {
     ) -> std::result::Result<(), String> {
         let mut suppressed: Option<bool> = None;
         let mut tick = tokio::time::interval(TICK);
+        // Offers held by an earlier subscription are void.
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         loop {
-            let pending = !self.registry.pending().is_empty();
+            let held: Vec<Offer> =
+                std::mem::take(&mut *self.held.lock().unwrap_or_else(PoisonError::into_inner));
+            if !held.is_empty() {
+                self.offers(held, id).await.map_err(|e| e.to_string())?;
+            }
+            let pending =
+                !self.registry.pending().is_empty() || !self.registry.backing_off().is_empty();
             if suppressed != Some(!pending) {
                 let call = if pending {
                     Call::revive(id.clone(), Vec::new())
@@ -491,7 +513,12 @@ impl Framework {
                 }
             }
             EventType::Rescind => {
-                // Offers are answered as they arrive and never held: nothing to undo.
+                if let Some(rescind) = event.rescind {
+                    self.held
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .retain(|o| o.id != rescind.offer_id);
+                }
             }
             EventType::Failure => {
                 tracing::info!(failure = ?event.failure, "agent or executor failure");
@@ -549,8 +576,42 @@ impl Framework {
                 launched.push((record, endpoints, inc));
             }
             pending = rest;
+            // Claimed under the registry's lock: a group deleted or replaced meanwhile is not
+            // launched; a claimed one is `launching` until the ACCEPT is answered.
+            let mut claimed = Vec::new();
+            let mut kept = Vec::new();
+            for ((record, endpoints, inc), op) in launched.into_iter().zip(operations) {
+                let mut ok = false;
+                self.registry.modify(&record.object.metadata.name, |r| {
+                    ok = !r.retiring
+                        && matches!(r.placement, Placement::Pending(_))
+                        && r.object.metadata.generation == record.object.metadata.generation
+                        && r.restarts.count == record.restarts.count;
+                    if ok {
+                        r.launching = true;
+                    }
+                });
+                if ok {
+                    claimed.push((record, endpoints, inc));
+                    kept.push(op);
+                }
+            }
+            let (launched, operations) = (claimed, kept);
             if operations.is_empty() {
-                let refuse = if pending.is_empty() {
+                // Kept for a group whose restart back-off ends soon, if it fits.
+                let soon = tokio::time::Instant::now() + HOLD_FOR;
+                let wanted = self.registry.backing_off().into_iter().any(|r| {
+                    r.not_before.is_some_and(|t| t <= soon)
+                        && host.fits(&r.object.spec, &self.config.sizing).is_ok()
+                });
+                if wanted {
+                    self.held
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(offer);
+                    continue;
+                }
+                let refuse = if pending.is_empty() && self.registry.backing_off().is_empty() {
                     IDLE_REFUSE
                 } else {
                     self.config.refuse
@@ -572,6 +633,7 @@ impl Framework {
                 let hostname = offer.hostname.clone();
                 let endpoints = endpoints.clone();
                 self.registry.modify(&name, |r| {
+                    r.not_before = None;
                     r.placement = Placement::Launched {
                         hostname,
                         endpoints,
@@ -602,17 +664,18 @@ impl Framework {
                     }),
                 ))
                 .await;
-            if let Err(e) = accepted {
-                for (record, _, _) in &launched {
-                    self.registry.modify(&record.object.metadata.name, |r| {
+            for (record, _, _) in &launched {
+                self.registry.modify(&record.object.metadata.name, |r| {
+                    r.launching = false;
+                    if accepted.is_err() {
                         r.placement = Placement::Pending(None);
                         r.tasks.clear();
                         r.agent_id = None;
                         r.executor_id = None;
-                    });
-                }
-                return Err(e);
+                    }
+                });
             }
+            accepted?;
             for (record, _, _) in &launched {
                 tracing::info!(group = %record.object.metadata.name, agent = %offer.hostname, "LAUNCH_GROUP");
             }

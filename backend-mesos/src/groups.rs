@@ -131,7 +131,7 @@ impl MesosGroups {
                 });
             }
             if now >= nudge {
-                self.fw.kill(&record).await?;
+                self.fw.kill(&record, None).await?;
                 self.fw.reconcile(std::slice::from_ref(&record)).await?;
                 nudge = now + NUDGE;
             }
@@ -139,15 +139,31 @@ impl MesosGroups {
         }
     }
 
+    /// The record of `name` once no `ACCEPT` of it is on the way (at most 30 s).
+    async fn settled(&self, name: &str) -> Option<Record> {
+        let mut changed = self.fw.registry.changed();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let record = self.fw.registry.record(name)?;
+            if !record.launching || tokio::time::Instant::now() >= deadline {
+                return Some(record);
+            }
+            let _ = tokio::time::timeout_at(deadline, changed.changed()).await;
+        }
+    }
+
     /// Kills the tasks of `record` and waits until they are terminal.
     async fn stop(&self, record: &Record, grace: Duration) -> Result<()> {
+        let Some(record) = &self.settled(record.object.name()).await else {
+            return Ok(());
+        };
         self.fw
             .registry
             .modify(record.object.name(), |r| r.stopping = true);
         if record.all_terminal() {
             return Ok(());
         }
-        self.fw.kill(record).await?;
+        self.fw.kill(record, Some(grace)).await?;
         self.wait_terminal(record.object.name(), grace + Duration::from_secs(60))
             .await
     }
@@ -297,9 +313,12 @@ impl ObjectApi<ContainerGroupSpec> for MesosGroups {
         let grace = options
             .grace_period
             .unwrap_or(record.object.spec.termination_grace_period);
-        let result = match record.placement {
-            Placement::Pending(_) => Ok(()),
-            Placement::Launched { .. } => self.stop(&record, grace).await,
+        // Retiring, it is not launched any more; one launched meanwhile is seen here.
+        let result = match self.settled(name).await {
+            Some(r) if matches!(r.placement, Placement::Launched { .. }) => {
+                self.stop(&r, grace).await
+            }
+            _ => Ok(()),
         };
         if result.is_ok() {
             self.fw.registry.remove(name);

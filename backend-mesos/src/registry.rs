@@ -37,6 +37,8 @@ pub(crate) struct Record {
     pub(crate) restarts: Restarts,
     /// Not launched before this instant (restart back-off).
     pub(crate) not_before: Option<tokio::time::Instant>,
+    /// Its `ACCEPT` is on the way: a KILL must wait for the answer.
+    pub(crate) launching: bool,
 }
 
 impl Record {
@@ -52,6 +54,7 @@ impl Record {
             stopping: false,
             restarts: Restarts::default(),
             not_before: None,
+            launching: false,
         }
     }
 
@@ -241,6 +244,18 @@ impl Registry {
         view.observe(status);
         self.emit(&mut inner, before, &name);
         Some(name)
+    }
+
+    /// The groups in a restart back-off.
+    pub(crate) fn backing_off(&self) -> Vec<Record> {
+        let now = tokio::time::Instant::now();
+        self.lock()
+            .groups
+            .values()
+            .filter(|r| !r.retiring && matches!(r.placement, Placement::Pending(_)))
+            .filter(|r| r.not_before.is_some_and(|t| t > now))
+            .cloned()
+            .collect()
     }
 
     /// The groups waiting for an offer (and not in a restart back-off), oldest first.

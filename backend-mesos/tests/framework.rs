@@ -91,11 +91,37 @@ async fn a_restarted_tars_keeps_its_framework_and_its_group() {
     eprintln!("apply → {phase:?}: {:?}", t1.elapsed());
     let running = phase == Some(GroupPhase::Running);
     if running {
-        let tasks = our_live_tasks(&operator, &framework).await;
+        // GET_STATE: one executor of this framework, with the group's two tasks.
+        let state = operator.state().await.expect("GET_STATE");
+        let tasks: Vec<_> = state
+            .get_tasks
+            .unwrap_or_default()
+            .tasks
+            .into_iter()
+            .filter(|t| t.framework_id.value == framework)
+            .collect();
         assert_eq!(tasks.len(), 2, "one task per container: {tasks:?}");
-        let executors: std::collections::BTreeSet<_> =
-            tasks.iter().map(|t| t.executor_id.clone()).collect();
+        let executors: Vec<_> = state
+            .get_executors
+            .unwrap_or_default()
+            .executors
+            .into_iter()
+            .filter(|e| {
+                e.executor_info
+                    .framework_id
+                    .as_ref()
+                    .map(|f| f.value.as_str())
+                    == Some(framework.as_str())
+            })
+            .map(|e| e.executor_info.executor_id)
+            .collect();
         assert_eq!(executors.len(), 1, "N tasks : 1 executor: {executors:?}");
+        assert!(
+            tasks
+                .iter()
+                .all(|t| t.executor_id.as_ref() == Some(&executors[0])),
+            "every task under that executor"
+        );
     } else {
         eprintln!(
             "no tars executor on the agent: the group ended {:?}",
