@@ -46,9 +46,9 @@ const TICK: Duration = Duration::from_secs(2);
 /// How long offers are refused when nothing is pending.
 const IDLE_REFUSE: Duration = Duration::from_secs(120);
 /// The first restart back-off; it doubles with each restart.
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const FIRST_BACKOFF: Duration = Duration::from_millis(1500);
 /// How long before a restart is due an offer that fits it is held rather than declined.
-const HOLD_FOR: Duration = Duration::from_secs(10);
+const HOLD_FOR: Duration = Duration::from_secs(3);
 /// The longest restart back-off.
 const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(300);
 
