@@ -487,7 +487,10 @@ impl Framework {
                     self.handle(event, id).await?;
                 }
                 () = self.wake.notified() => {}
-                _ = tick.tick() => self.recheck_pending().await,
+                _ = tick.tick() => {
+                    self.recheck_pending().await;
+                    self.reconcile_unsettled().await.map_err(|e| e.to_string())?;
+                }
             }
         }
     }
@@ -726,6 +729,23 @@ impl Framework {
                 wake.notify_one();
             });
         }
+    }
+
+    /// Asks again for tasks whose state is not settled (`TASK_UNKNOWN` after a master
+    /// failover until their agent re-registers, `TASK_UNREACHABLE`), as the reconciliation
+    /// guide says: until every task is in a known state.
+    async fn reconcile_unsettled(&self) -> Result<()> {
+        let unsettled: Vec<Record> = self
+            .registry
+            .records()
+            .into_iter()
+            .filter(|r| {
+                r.tasks
+                    .values()
+                    .any(|t| matches!(t.state, TaskState::TaskUnknown | TaskState::TaskUnreachable))
+            })
+            .collect();
+        self.reconcile(&unsettled).await
     }
 
     /// Says of each pending group whether some agent could ever take it.
