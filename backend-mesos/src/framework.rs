@@ -72,7 +72,8 @@ pub(crate) struct Framework {
     held: Mutex<Vec<Offer>>,
 }
 
-fn unavailable(reason: impl Into<String>) -> Error {
+/// `Error::Unavailable` of this backend (retryable: the master could not be reached or used).
+pub(crate) fn unavailable(reason: impl Into<String>) -> Error {
     Error::Unavailable {
         backend: BACKEND.to_owned(),
         reason: reason.into(),
@@ -237,13 +238,20 @@ impl Framework {
         Some(format!("no agent can ever run it ({})", reasons.join("; ")))
     }
 
+    /// An operator API call; failures are `Unavailable`.
+    pub(crate) async fn operator_call(
+        &self,
+        kind: OperatorCall,
+    ) -> Result<crate::v1::master::Response> {
+        self.operator
+            .call(kind)
+            .await
+            .map_err(|e| unavailable(e.to_string()))
+    }
+
     /// The master's tasks (every framework's), with the completed ones.
     pub(crate) async fn tasks(&self) -> Result<Vec<Task>> {
-        let response = self
-            .operator
-            .call(OperatorCall::GetTasks)
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
+        let response = self.operator_call(OperatorCall::GetTasks).await?;
         let t = response.get_tasks.unwrap_or_default();
         Ok(t.tasks
             .into_iter()

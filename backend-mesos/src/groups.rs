@@ -18,9 +18,8 @@ use tars_api::{
 };
 use tars_engine::store::Batch;
 
-use crate::BACKEND;
 use crate::convert::{self, Placement};
-use crate::framework::{DELETED_TABLE, Framework};
+use crate::framework::{DELETED_TABLE, Framework, unavailable};
 use crate::registry::Record;
 use crate::v1::mesos::TaskState;
 
@@ -84,13 +83,8 @@ impl MesosGroups {
         }
         let frameworks = self
             .fw
-            .operator
-            .call(crate::v1::master::CallType::GetFrameworks)
-            .await
-            .map_err(|e| Error::Unavailable {
-                backend: BACKEND.to_owned(),
-                reason: e.to_string(),
-            })?
+            .operator_call(crate::v1::master::CallType::GetFrameworks)
+            .await?
             .get_frameworks
             .unwrap_or_default()
             .frameworks;
@@ -179,29 +173,21 @@ impl MesosGroups {
 
     /// The agent's base URL (`http://host:port`) from its libprocess pid.
     async fn agent_url(&self, record: &Record) -> Result<String> {
-        let agent_id = record.agent_id.clone().ok_or_else(|| Error::Unavailable {
-            backend: BACKEND.to_owned(),
-            reason: "the group is not launched yet: no logs".to_owned(),
-        })?;
+        let agent_id = record
+            .agent_id
+            .clone()
+            .ok_or_else(|| unavailable("the group is not launched yet: no logs".to_owned()))?;
         let agents = self
             .fw
-            .operator
-            .call(crate::v1::master::CallType::GetAgents)
-            .await
-            .map_err(|e| Error::Unavailable {
-                backend: BACKEND.to_owned(),
-                reason: e.to_string(),
-            })?
+            .operator_call(crate::v1::master::CallType::GetAgents)
+            .await?
             .get_agents
             .unwrap_or_default()
             .agents;
         let agent = agents
             .iter()
             .find(|a| a.agent_info.id.as_ref() == Some(&agent_id))
-            .ok_or_else(|| Error::Unavailable {
-                backend: BACKEND.to_owned(),
-                reason: format!("agent {} is not registered", agent_id.value),
-            })?;
+            .ok_or_else(|| unavailable(format!("agent {} is not registered", agent_id.value)))?;
         let address = agent
             .pid
             .as_deref()
@@ -354,10 +340,9 @@ impl ContainerGroups for MesosGroups {
                 .iter()
                 .any(|c| c.name == container)
             {
-                Error::Unavailable {
-                    backend: BACKEND.to_owned(),
-                    reason: format!("container {container} of {name} is not launched yet"),
-                }
+                unavailable(format!(
+                    "container {container} of {name} is not launched yet"
+                ))
             } else {
                 Error::NotFound {
                     kind: KIND,
@@ -365,10 +350,10 @@ impl ContainerGroups for MesosGroups {
                 }
             }
         })?;
-        let framework = self.fw.framework_id().ok_or_else(|| Error::Unavailable {
-            backend: BACKEND.to_owned(),
-            reason: "no framework id".to_owned(),
-        })?;
+        let framework = self
+            .fw
+            .framework_id()
+            .ok_or_else(|| unavailable("no framework id".to_owned()))?;
         let executor = record.executor_id.clone().ok_or_else(|| not_found(name))?;
         let base = self.agent_url(&record).await?;
         let path = crate::logs::stdout_path(&framework, &executor, &task.task_id);

@@ -5,6 +5,7 @@
 use tars_api::{Error, Result};
 
 use crate::BACKEND;
+use crate::framework::unavailable;
 use crate::v1::mesos::{ExecutorId, FrameworkId, TaskId};
 
 /// At most this much is read per request.
@@ -23,13 +24,6 @@ pub(crate) fn stdout_path(framework: &FrameworkId, executor: &ExecutorId, task: 
 #[derive(serde::Deserialize)]
 struct Chunk {
     data: String,
-}
-
-fn unavailable(reason: String) -> Error {
-    Error::Unavailable {
-        backend: BACKEND.to_owned(),
-        reason,
-    }
 }
 
 /// The whole file at `path` on the agent at `base` (at most 16 MiB); empty when it does not

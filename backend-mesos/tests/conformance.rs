@@ -13,7 +13,7 @@ use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
 use tars_api::{ApplyOptions, Backend, Container, ContainerGroup, ContainerGroupSpec};
 use tars_backend_mesos::convert::{NAME_LABEL, owned};
 use tars_backend_mesos::operator::OperatorClient;
-use tars_backend_mesos::v1::master::CallType;
+use tars_backend_mesos::v1::master::{CallType, GetTasks};
 use tars_backend_mesos::{MesosBackend, MesosConfig};
 use tars_conformance::{Target, harness};
 
@@ -90,6 +90,17 @@ impl MesosTarget {
         }))
     }
 
+    /// The master's tasks.
+    async fn tasks(&self) -> Result<GetTasks, String> {
+        Ok(self
+            .operator
+            .call(CallType::GetTasks)
+            .await
+            .map_err(|e| e.to_string())?
+            .get_tasks
+            .unwrap_or_default())
+    }
+
     fn with<T>(&self, f: impl FnOnce(&Instance) -> T) -> T {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         f(current.as_ref().expect("no instance: a restart failed"))
@@ -112,13 +123,7 @@ impl Target for MesosTarget {
 
     async fn leftovers(&self, name: &str) -> Result<Vec<String>, String> {
         let framework = self.with(|i| i.raw.framework_id());
-        let tasks = self
-            .operator
-            .call(CallType::GetTasks)
-            .await
-            .map_err(|e| e.to_string())?
-            .get_tasks
-            .unwrap_or_default();
+        let tasks = self.tasks().await?;
         Ok(tasks
             .tasks
             .into_iter()
@@ -158,13 +163,7 @@ impl Target for MesosTarget {
             .map_err(|e| e.to_string())?;
         // Planted once the master has its task.
         for _ in 0..300 {
-            let tasks = self
-                .operator
-                .call(CallType::GetTasks)
-                .await
-                .map_err(|e| e.to_string())?
-                .get_tasks
-                .unwrap_or_default();
+            let tasks = self.tasks().await?;
             let there = tasks
                 .tasks
                 .iter()
