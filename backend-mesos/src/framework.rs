@@ -36,6 +36,9 @@ pub(crate) const TABLE: &str = "mesos";
 const FRAMEWORK_ID_KEY: &str = "framework_id";
 /// Store table of deleted incarnations (uids): never rebuilt, their tasks killed if found.
 pub(crate) const DELETED_TABLE: &str = "mesos_deleted";
+/// Store table of launches to make (group name → object), written before the group is
+/// recorded and removed once its `ACCEPT` is answered.
+pub(crate) const PENDING_TABLE: &str = "mesos_pending";
 
 /// Longest wait between two subscription attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -448,6 +451,32 @@ impl Framework {
             // It may have ended while no tars process ran.
             self.after_update(&name);
         }
+        // Launches a previous tars process recorded but did not make (or replaced generations
+        // whose old run it killed).
+        for (name, bytes) in self.store.scan(PENDING_TABLE, "")? {
+            let object: tars_api::ContainerGroup =
+                tars_engine::store::decode(PENDING_TABLE, &name, &bytes)?;
+            let stale = object
+                .metadata
+                .uid
+                .as_ref()
+                .is_some_and(|u| deleted.contains(u))
+                || self
+                    .registry
+                    .record(&name)
+                    .is_some_and(|r| r.object.metadata.generation >= object.metadata.generation);
+            if stale {
+                self.store
+                    .write(Batch::new().delete(PENDING_TABLE, &name))?;
+                continue;
+            }
+            // A newer generation whose older run was still to be killed.
+            if let Some(old) = self.registry.record(&name).filter(|r| !r.all_terminal()) {
+                self.kill(&old, None).await?;
+            }
+            tracing::debug!(%name, "pending launch taken over from the state");
+            self.registry.put(Record::pending(object, None));
+        }
         for t in strays.iter().filter(|t| !t.state.is_terminal()) {
             self.call(&Call::kill(
                 id.clone(),
@@ -466,6 +495,7 @@ impl Framework {
         id: &FrameworkId,
     ) -> std::result::Result<(), String> {
         let mut suppressed: Option<bool> = None;
+        let mut revived_for = BTreeSet::new();
         let mut tick = tokio::time::interval(TICK);
         // Offers held by an earlier subscription are void.
         self.held
@@ -478,9 +508,24 @@ impl Framework {
             if !held.is_empty() {
                 self.offers(held, id).await.map_err(|e| e.to_string())?;
             }
-            let pending =
-                !self.registry.pending().is_empty() || !self.registry.backing_off().is_empty();
-            if suppressed != Some(!pending) {
+            // Every launch waiting now, by name and generation; a new one revives offers even
+            // when they are not suppressed (REVIVE also clears the filters of earlier declines).
+            let waiting: BTreeSet<(String, Option<u64>, u32)> = self
+                .registry
+                .pending()
+                .into_iter()
+                .chain(self.registry.backing_off())
+                .map(|r| {
+                    (
+                        r.object.metadata.name.clone(),
+                        r.object.metadata.generation,
+                        r.restarts.count,
+                    )
+                })
+                .collect();
+            let pending = !waiting.is_empty();
+            let new = waiting.iter().any(|k| !revived_for.contains(k));
+            if suppressed != Some(!pending) || (pending && new) {
                 let call = if pending {
                     Call::revive(id.clone(), Vec::new())
                 } else {
@@ -489,6 +534,7 @@ impl Framework {
                 self.call(&call).await.map_err(|e| e.to_string())?;
                 suppressed = Some(!pending);
             }
+            revived_for = waiting;
             tokio::select! {
                 event = sub.next_event() => {
                     let event = event.map_err(|e| e.to_string())?;
@@ -675,6 +721,13 @@ impl Framework {
                     }),
                 ))
                 .await;
+            if accepted.is_ok() {
+                let mut batch = Batch::new();
+                for (record, _, _) in &launched {
+                    batch = batch.delete(PENDING_TABLE, &record.object.metadata.name);
+                }
+                self.store.write(batch)?;
+            }
             for (record, _, _) in &launched {
                 self.registry.modify(&record.object.metadata.name, |r| {
                     r.launching = false;

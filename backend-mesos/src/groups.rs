@@ -19,7 +19,7 @@ use tars_api::{
 use tars_engine::store::Batch;
 
 use crate::convert::{self, Placement};
-use crate::framework::{DELETED_TABLE, Framework, unavailable};
+use crate::framework::{DELETED_TABLE, Framework, PENDING_TABLE, unavailable};
 use crate::registry::Record;
 use crate::v1::mesos::TaskState;
 
@@ -162,13 +162,22 @@ impl MesosGroups {
             .await
     }
 
+    /// Records the deletion of `record`'s incarnation (and forgets its pending launch).
     async fn tombstone(&self, record: &Record) -> Result<()> {
+        let mut batch = Batch::new().delete(PENDING_TABLE, record.object.name());
         if let Some(uid) = &record.object.metadata.uid {
-            self.fw
-                .store
-                .write(Batch::new().put(DELETED_TABLE, uid, Vec::new()))?;
+            batch = batch.put(DELETED_TABLE, uid, Vec::new());
         }
-        Ok(())
+        self.fw.store.write(batch)
+    }
+
+    /// Records a launch to make, so that a tars process restarted before it is made makes it.
+    fn remember(&self, record: &Record) -> Result<()> {
+        self.fw.store.write(Batch::new().put_json(
+            PENDING_TABLE,
+            record.object.name(),
+            &record.object,
+        )?)
     }
 
     /// The agent's base URL (`http://host:port`) from its libprocess pid.
@@ -235,6 +244,7 @@ impl ObjectApi<ContainerGroupSpec> for MesosGroups {
                     change: Change::Created,
                 });
             }
+            self.remember(&record)?;
             self.fw.registry.put(record);
             self.fw.wake.notify_one();
             let object = self.fw.registry.get(name).ok_or_else(|| not_found(name))?;
@@ -262,6 +272,7 @@ impl ObjectApi<ContainerGroupSpec> for MesosGroups {
             });
         }
         // The running generation is gone before the new one is launched.
+        self.remember(&next)?;
         if let Some(old) = self.fw.registry.record(name) {
             self.stop(&old, old.object.spec.termination_grace_period)
                 .await?;

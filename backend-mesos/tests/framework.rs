@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use tars_api::conditions::is_group_running;
+use tars_api::group::{Constraint, ConstraintOp};
 use tars_api::{
     ApplyOptions, Backend, Container, ContainerGroup, ContainerGroupSpec, DeleteOptions,
     GroupPhase, ListParams,
@@ -62,6 +63,19 @@ async fn a_restarted_tars_keeps_its_framework_and_its_group() {
         .expect("list (waits for the subscription)");
     let framework = backend.framework_id().expect("subscribed");
     eprintln!("connect → subscribed and synced: {:?}", t0.elapsed());
+
+    // A group no agent can take stays pending, and is still there after a restart.
+    let mut waiting = ContainerGroup::new("waiting", ContainerGroupSpec::new(vec![sleeper("w")]));
+    waiting.spec.placement.constraints.push(Constraint {
+        attribute: "rack".into(),
+        operator: ConstraintOp::Eq,
+        values: vec!["nowhere".into()],
+    });
+    backend
+        .container_groups()
+        .apply(&waiting, ApplyOptions::default())
+        .await
+        .expect("apply waiting");
 
     let group = ContainerGroup::new(
         "pair",
