@@ -22,6 +22,9 @@
 //! `tars.dev/instance`) and the object itself in its labels; tars only ever lists, kills or
 //! reads tasks of its own framework with its own stamp, and refuses a name a task of someone
 //! else goes by with `Error::Conflict`.
+//!
+//! The tars executor (crate `tars-mesos-executor`, over the v1 executor HTTP API) runs the
+//! groups; it uses this crate's RecordIO and types.
 #![forbid(unsafe_code)]
 
 mod config;

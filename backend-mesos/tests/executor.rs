@@ -5,8 +5,9 @@
 //! A framework launches task groups on an `ExecutorInfo` of type `DEFAULT` (which the agent runs
 //! from `MESOS_LAUNCHER_DIR/mesos-default-executor`, i.e. tars' executor):
 //! 1. two tasks (a shell one, an argv one): `STARTING` and `RUNNING` for both; the master shows
-//!    one executor with both tasks; the shell task's stdout through the agent's files API;
-//!    `KILL` of one: both `TASK_KILLED`, then the executor and the tasks' processes are gone;
+//!    one executor with both tasks; the shell task's stdout through the agent's files API; a
+//!    general check's result; `KILL` of one: both `TASK_KILLING` (the framework has that
+//!    capability) then `TASK_KILLED`, then the executor and the tasks' processes are gone;
 //! 2. a task exiting 3 beside a long one: `TASK_FAILED` ("exited with status 3"), the other
 //!    `TASK_KILLED`;
 //! 3. health checks: a passing one (`healthy: true`) and a failing one (`healthy: false`, then
@@ -27,8 +28,8 @@ use common::{
 use std::time::{Duration, Instant};
 use tars_backend_mesos::operator::OperatorClient;
 use tars_backend_mesos::v1::mesos::{
-    CommandInfo, DurationInfo, Environment, EnvironmentVariable, ExecutorId, FrameworkInfo,
-    KillPolicy, TaskId, TaskState,
+    CommandInfo, DurationInfo, Environment, EnvironmentVariable, ExecutorId, FrameworkCapability,
+    FrameworkCapabilityType, FrameworkInfo, KillPolicy, TaskId, TaskState, TaskStatusReason,
 };
 use tars_backend_mesos::v1::scheduler::Call;
 
@@ -44,6 +45,10 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
         user: "nobody".into(),
         name: format!("tars-executor-test-{run}"),
         failover_timeout: Some(0.0),
+        // Kills then go through TASK_KILLING.
+        capabilities: vec![FrameworkCapability::new(
+            FrameworkCapabilityType::TaskKillingState,
+        )],
         ..FrameworkInfo::default()
     };
     let mut fw = Framework::subscribe(&master, info).await;
@@ -71,12 +76,17 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
         arguments: vec!["sleep".into(), "1000".into()],
         ..CommandInfo::default()
     };
+    // A general check on t2, reported as is: exit code 7.
+    let command_check = serde_json::json!({
+        "type": "COMMAND", "command": {"command": {"value": "exit 7"}},
+        "delay_seconds": 0, "interval_seconds": 0.5, "timeout_seconds": 5
+    });
     let sent = fw
         .launch(
             &executor,
             vec![
-                Spec(t1.clone(), echo, None, None),
-                Spec(t2.clone(), argv, None, None),
+                Spec::new(&t1, echo),
+                Spec::new(&t2, argv).check(command_check),
             ],
         )
         .await;
@@ -152,6 +162,44 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
     assert_eq!(executor_pids.len(), 1, "one executor process");
     assert_eq!(processes_with_env("MESOS_TASK_ID", &t2.value).len(), 1);
 
+    // t2's check: its type with an empty result on the first TASK_RUNNING, then exit code 7;
+    // t1 has no check, so no check_status.
+    let exit_7 = serde_json::json!({"type": "COMMAND", "command": {"exit_code": 7}});
+    let t2_checked = t2.clone();
+    let expected = exit_7.clone();
+    fw.wait_until(move |statuses| {
+        statuses
+            .iter()
+            .any(|s| s.task_id == t2_checked && s.check_status.as_ref() == Some(&expected))
+    })
+    .await;
+    let checks: Vec<_> = fw
+        .statuses
+        .iter()
+        .filter(|s| s.task_id == t2 && s.state == TaskState::TaskRunning)
+        .map(|s| (s.check_status.clone(), s.reason))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            (
+                Some(serde_json::json!({"type": "COMMAND", "command": {}})),
+                None
+            ),
+            (
+                Some(exit_7),
+                Some(TaskStatusReason::ReasonTaskCheckStatusUpdated)
+            ),
+        ]
+    );
+    assert!(
+        fw.statuses
+            .iter()
+            .filter(|s| s.task_id == t1)
+            .all(|s| s.check_status.is_none())
+    );
+    println!("group 1: t2's check reported exit code 7");
+
     let kill_sent = Instant::now();
     fw.caller
         .call(&Call::kill(id.clone(), t1.clone(), None))
@@ -163,6 +211,21 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
             kill_sent,
         )
         .await;
+    for task in [&t1, &t2] {
+        let states: Vec<_> = fw
+            .statuses
+            .iter()
+            .filter(|s| &s.task_id == task)
+            .map(|s| s.state)
+            .skip_while(|s| *s != TaskState::TaskKilling)
+            .collect();
+        assert_eq!(
+            states,
+            [TaskState::TaskKilling, TaskState::TaskKilled],
+            "{}",
+            task.value
+        );
+    }
     let executor_gone = wait_gone("MESOS_EXECUTOR_ID", &executor.value).await;
     wait_gone("MESOS_TASK_ID", &t1.value).await;
     wait_gone("MESOS_TASK_ID", &t2.value).await;
@@ -187,13 +250,8 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
         .launch(
             &executor,
             vec![
-                Spec(t3.clone(), shell("sleep 1; exit 3"), None, None),
-                Spec(
-                    t4.clone(),
-                    shell("trap '' TERM; sleep 1000"),
-                    None,
-                    Some(grace),
-                ),
+                Spec::new(&t3, shell("sleep 1; exit 3")),
+                Spec::new(&t4, shell("trap '' TERM; sleep 1000")).kill_policy(grace),
             ],
         )
         .await;
@@ -249,13 +307,9 @@ async fn task_groups_run_on_the_tars_executor_when_a_master_is_configured() {
         .launch(
             &executor,
             vec![
-                Spec(
-                    t5.clone(),
-                    shell("sleep 1000"),
-                    Some(check("test -n \"$MESOS_SANDBOX\"")),
-                    None,
-                ),
-                Spec(t6.clone(), shell("sleep 1000"), Some(check("exit 1")), None),
+                Spec::new(&t5, shell("sleep 1000"))
+                    .health_check(check("test -n \"$MESOS_SANDBOX\"")),
+                Spec::new(&t6, shell("sleep 1000")).health_check(check("exit 1")),
             ],
         )
         .await;

@@ -69,8 +69,8 @@ async fn tasks_survive_a_mesos_restart_when_the_framework_checkpoints() {
         .launch(
             &executor,
             vec![
-                Spec(t1.clone(), shell("exec sleep 1000"), None, None),
-                Spec(t2.clone(), shell("exec sleep 1000"), None, None),
+                Spec::new(&t1, shell("exec sleep 1000")),
+                Spec::new(&t2, shell("exec sleep 1000")),
             ],
         )
         .await;

@@ -11,6 +11,8 @@
 //! - `KILL` of any task kills its whole group: SIGTERM to each task's process group
 //!   (`TASK_KILLING` first if the framework has that capability), SIGKILL after the kill
 //!   policy's grace period (the `KILL` event's, else the task's, else 3 s).
+//! - General checks (`TaskInfo.check`) report their result as `check_status` on `TASK_RUNNING`
+//!   updates: empty on the first, then each time it changes.
 //! - Health checks report `TASK_RUNNING` with `healthy` on each change; too many failures kill
 //!   the group. Later updates of the task carry its last `healthy`.
 //! - Every update has a fresh uuid and is kept until `ACKNOWLEDGED`; unacknowledged updates
@@ -22,6 +24,7 @@
 //! - Exits 0 once every task is terminal and every update acknowledged.
 
 use crate::agent::{Agent, StreamError, StreamMessage};
+use crate::check;
 use crate::config::Config;
 use crate::health::{self, Report, Target, Tracker};
 use crate::process::{self, LaunchError};
@@ -32,8 +35,8 @@ use std::process::ExitStatus;
 use std::time::Duration;
 use tars_backend_mesos::v1::executor::{Call, Event, EventType, Update};
 use tars_backend_mesos::v1::mesos::{
-    FrameworkCapabilityType, HealthCheck, KillPolicy, TaskId, TaskInfo, TaskState, TaskStatus,
-    TaskStatusReason,
+    CheckInfo, CheckStatusInfo, FrameworkCapabilityType, HealthCheck, Json, KillPolicy, TaskId,
+    TaskInfo, TaskState, TaskStatus, TaskStatusReason,
 };
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -65,6 +68,10 @@ enum Message {
     Resubscribe {
         generation: u64,
     },
+    Check {
+        task: String,
+        status: CheckStatusInfo,
+    },
     AckDeadline,
 }
 
@@ -79,6 +86,19 @@ struct Task {
     healthy: Option<bool>,
     kill_message: Option<String>,
     health: Option<AbortHandle>,
+    check_status: Option<Json>,
+    checker: Option<AbortHandle>,
+}
+
+impl Task {
+    fn stop_checks(&mut self) {
+        for handle in [self.health.take(), self.checker.take()]
+            .into_iter()
+            .flatten()
+        {
+            handle.abort();
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +120,8 @@ struct Executor {
     generation: u64,
     connected: bool,
     ever_subscribed: bool,
+    /// The uuids of the updates the pending `SUBSCRIBE` carries.
+    in_subscribe: Vec<String>,
     disconnected_at: Option<Instant>,
     attempts: u32,
     killing_state: bool,
@@ -130,6 +152,7 @@ pub async fn run(config: Config) -> Result<i32, reqwest::Error> {
         generation: 0,
         connected: false,
         ever_subscribed: false,
+        in_subscribe: Vec::new(),
         disconnected_at: None,
         attempts: 0,
         killing_state: false,
@@ -163,6 +186,11 @@ impl Executor {
             .values()
             .filter(|t| !t.acknowledged_any)
             .map(|t| t.info.clone())
+            .collect();
+        self.in_subscribe = self
+            .unacknowledged
+            .iter()
+            .filter_map(|s| s.uuid.clone())
             .collect();
         let unacknowledged_updates = self
             .unacknowledged
@@ -210,6 +238,25 @@ impl Executor {
                 self.ever_subscribed = true;
                 self.disconnected_at = None;
                 self.attempts = 0;
+                // Updates made between the SUBSCRIBE and now are in neither: send them.
+                let missed: Vec<TaskStatus> = self
+                    .unacknowledged
+                    .iter()
+                    .filter(|s| {
+                        s.uuid
+                            .as_ref()
+                            .is_none_or(|u| !self.in_subscribe.contains(u))
+                    })
+                    .cloned()
+                    .collect();
+                for status in missed {
+                    let call = Call::update(
+                        self.config.framework_id.clone(),
+                        self.config.executor_id.clone(),
+                        status,
+                    );
+                    let _ = self.calls.send(call);
+                }
                 if let Some(subscribed) = event.subscribed {
                     self.killing_state = subscribed
                         .framework_info
@@ -314,6 +361,7 @@ impl Executor {
                     self.subscribe();
                 }
             }
+            Message::Check { task, status } => self.on_check(&task, &status),
             Message::AckDeadline => self.ack_deadline_passed = true,
         }
     }
@@ -338,7 +386,7 @@ impl Executor {
             return;
         };
         task.state = state;
-        let status = status::status(
+        let mut status = status::status(
             task.info.task_id.clone(),
             self.config.executor_id.clone(),
             state,
@@ -346,6 +394,10 @@ impl Executor {
             reason,
             task.healthy,
         );
+        // As Mesos' executors: the check's latest result rides on TASK_RUNNING updates only.
+        if state == TaskState::TaskRunning {
+            status.check_status = task.check_status.clone();
+        }
         tracing::info!(
             "task {id}: {state:?}{}",
             status
@@ -388,6 +440,8 @@ impl Executor {
                     healthy: None,
                     kill_message: None,
                     health: None,
+                    check_status: None,
+                    checker: None,
                 },
             );
         }
@@ -434,14 +488,18 @@ impl Executor {
             let status = child.wait().await;
             let _ = exits.send(Message::Exited { task: name, status });
         });
+        if task.info.health_check.is_none() && task.info.check.is_none() {
+            return Ok(());
+        }
+        let dir = process::task_dir(&sandbox, id)?;
+        let command = process::check_supported(&task.info)?;
+        let env = process::task_env(&path, &dir, id, command)?;
+        let target = Target { dir, env };
         if let Some(json) = &task.info.health_check {
             match serde_json::from_value::<HealthCheck>(json.clone()) {
                 Ok(check) => {
-                    let dir = process::task_dir(&sandbox, id)?;
-                    let command = process::check_supported(&task.info)?;
-                    let env = process::task_env(&path, &dir, id, command)?;
-                    let target = Target { dir, env };
-                    let name = id.to_owned();
+                    let (target, name, messages) =
+                        (target.clone(), id.to_owned(), messages.clone());
                     let handle = tokio::spawn(async move {
                         tokio::time::sleep(health::seconds(check.delay())).await;
                         let mut tracker = Tracker::new(&check, started);
@@ -464,6 +522,32 @@ impl Executor {
                 Err(error) => tracing::warn!("task {id}: health check not understood: {error}"),
             }
         }
+        if let Some(json) = &task.info.check {
+            match serde_json::from_value::<CheckInfo>(json.clone()) {
+                Ok(check) => {
+                    // The first TASK_RUNNING carries the check's type with an empty result.
+                    let mut last = check::empty_status(&check);
+                    task.check_status = serde_json::to_value(&last).ok();
+                    let name = id.to_owned();
+                    let handle = tokio::spawn(async move {
+                        tokio::time::sleep(health::seconds(check.delay())).await;
+                        loop {
+                            let status = check::run(&check, &target).await;
+                            if status != last {
+                                last = status.clone();
+                                let _ = messages.send(Message::Check {
+                                    task: name.clone(),
+                                    status,
+                                });
+                            }
+                            tokio::time::sleep(health::seconds(check.interval())).await;
+                        }
+                    });
+                    task.checker = Some(handle.abort_handle());
+                }
+                Err(error) => tracing::warn!("task {id}: check not understood: {error}"),
+            }
+        }
         Ok(())
     }
 
@@ -472,9 +556,7 @@ impl Executor {
             return;
         };
         task.exited = true;
-        if let Some(health) = task.health.take() {
-            health.abort();
-        }
+        task.stop_checks();
         // Whatever the task left behind in its process group goes with it.
         if let Some(pgid) = task.pgid {
             process::signal_group(pgid, Signal::SIGKILL);
@@ -527,6 +609,22 @@ impl Executor {
         }
     }
 
+    fn on_check(&mut self, id: &str, status: &CheckStatusInfo) {
+        let Some(task) = self.tasks.get_mut(id) else {
+            return;
+        };
+        if task.state.is_terminal() || self.groups[task.group].killing {
+            return;
+        }
+        task.check_status = serde_json::to_value(status).ok();
+        self.update(
+            id,
+            TaskState::TaskRunning,
+            None,
+            Some(TaskStatusReason::ReasonTaskCheckStatusUpdated),
+        );
+    }
+
     fn kill(&mut self, task_id: &TaskId, policy: Option<KillPolicy>) {
         match self.tasks.get(&task_id.value) {
             Some(task) => {
@@ -564,9 +662,7 @@ impl Executor {
                 continue;
             }
             task.kill_message = Some(why.clone());
-            if let Some(health) = task.health.take() {
-                health.abort();
-            }
+            task.stop_checks();
             let Some(pgid) = task.pgid else {
                 self.update(&id, TaskState::TaskKilled, Some(why.clone()), None);
                 continue;

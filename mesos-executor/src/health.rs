@@ -7,7 +7,7 @@
 use crate::process;
 use std::path::PathBuf;
 use std::time::Duration;
-use tars_backend_mesos::v1::mesos::{HealthCheck, HealthCheckType};
+use tars_backend_mesos::v1::mesos::{CommandInfo, HealthCheck, HealthCheckType};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -97,62 +97,69 @@ pub async fn probe(check: &HealthCheck, target: &Target) -> bool {
 
 async fn run_probe(check: &HealthCheck, target: &Target) -> bool {
     match check.kind {
-        Some(HealthCheckType::Command) => {
-            let Some(info) = &check.command else {
-                return false;
-            };
-            let mut env = target.env.clone();
-            for variable in info.environment.iter().flat_map(|e| &e.variables) {
-                env.retain(|(name, _)| *name != variable.name);
-                env.push((
-                    variable.name.clone(),
-                    variable.value.clone().unwrap_or_default(),
-                ));
+        Some(HealthCheckType::Command) => match &check.command {
+            Some(info) => command_exit_code(info, target).await == Some(0),
+            None => false,
+        },
+        Some(HealthCheckType::Http) => match &check.http {
+            Some(http) => {
+                let scheme = http.scheme.as_deref().unwrap_or("http");
+                http_status(scheme, http.port, http.path.as_deref())
+                    .await
+                    .is_some_and(|code| (200..400).contains(&code))
             }
-            let Ok(mut command) = process::command(info, &target.dir, &env) else {
-                return false;
-            };
-            command
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-            let Ok(mut child) = command.spawn() else {
-                return false;
-            };
-            // A check that outlives its timeout is dropped here: kill its whole group then.
-            let guard = GroupGuard(child.id());
-            let ok = child.wait().await.is_ok_and(|s| s.success());
-            drop(guard);
-            ok
-        }
-        Some(HealthCheckType::Http) => {
-            let Some(http) = &check.http else {
-                return false;
-            };
-            let scheme = http.scheme.as_deref().unwrap_or("http");
-            let path = http.path.as_deref().unwrap_or("/");
-            let path = if path.starts_with('/') {
-                path.to_owned()
-            } else {
-                format!("/{path}")
-            };
-            let url = format!("{scheme}://127.0.0.1:{}{path}", http.port);
-            let Ok(client) = reqwest::Client::builder().build() else {
-                return false;
-            };
-            client
-                .get(url)
-                .send()
-                .await
-                .is_ok_and(|r| (200..400).contains(&r.status().as_u16()))
-        }
+            None => false,
+        },
         Some(HealthCheckType::Tcp) => match &check.tcp {
-            Some(tcp) => match u16::try_from(tcp.port) {
-                Ok(port) => TcpStream::connect(("127.0.0.1", port)).await.is_ok(),
-                Err(_) => false,
-            },
+            Some(tcp) => tcp_connects(tcp.port).await,
             None => false,
         },
         _ => false,
+    }
+}
+
+/// Runs `info` like the task (its directory, its environment plus the check's own), output
+/// discarded; its exit code (`None` if it could not run or ended by a signal). Dropped before
+/// it ends (a timeout), its whole process group is killed.
+pub async fn command_exit_code(info: &CommandInfo, target: &Target) -> Option<i32> {
+    let mut env = target.env.clone();
+    for variable in info.environment.iter().flat_map(|e| &e.variables) {
+        env.retain(|(name, _)| *name != variable.name);
+        env.push((
+            variable.name.clone(),
+            variable.value.clone().unwrap_or_default(),
+        ));
+    }
+    let mut command = process::command(info, &target.dir, &env).ok()?;
+    command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = command.spawn().ok()?;
+    let guard = GroupGuard(child.id());
+    let status = child.wait().await.ok();
+    drop(guard);
+    status.and_then(|s| s.code())
+}
+
+/// The status code of `GET scheme://127.0.0.1:port/path` (`None`: no answer).
+pub async fn http_status(scheme: &str, port: u32, path: Option<&str>) -> Option<u16> {
+    let path = path.unwrap_or("/");
+    let separator = if path.starts_with('/') { "" } else { "/" };
+    let url = format!("{scheme}://127.0.0.1:{port}{separator}{path}");
+    let client = reqwest::Client::builder().build().ok()?;
+    client
+        .get(url)
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// Whether a TCP connection to `127.0.0.1:port` opens.
+pub async fn tcp_connects(port: u32) -> bool {
+    match u16::try_from(port) {
+        Ok(port) => TcpStream::connect(("127.0.0.1", port)).await.is_ok(),
+        Err(_) => false,
     }
 }
 
@@ -170,7 +177,7 @@ impl Drop for GroupGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tars_backend_mesos::v1::mesos::{CommandInfo, HttpCheckInfo, TcpCheckInfo};
+    use tars_backend_mesos::v1::mesos::{HttpCheckInfo, TcpCheckInfo};
 
     fn check(grace: f64, failures: u32) -> HealthCheck {
         HealthCheck {

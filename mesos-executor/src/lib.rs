@@ -10,10 +10,12 @@
 //! - [`executor`]: the event loop (launch, kill, updates, acknowledgements, re-subscription).
 //! - [`process`]: a task's process (directory, environment, output files, process group).
 //! - [`health`]: health checks.
+//! - [`check`]: general checks.
 //! - [`status`]: updates, uuids, exit statuses.
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod check;
 pub mod config;
 pub mod executor;
 pub mod health;

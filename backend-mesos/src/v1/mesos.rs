@@ -771,6 +771,131 @@ pub struct TcpCheckInfo {
     pub port: u32,
 }
 
+/// `CheckInfo`: a general check whose result the executor reports as is
+/// (`TaskStatus.check_status`), without judging it. `TaskInfo.check` is kept as JSON; decode it
+/// into this with `serde_json::from_value`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CheckInfo {
+    /// Which kind of check.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<CheckType>,
+    /// `COMMAND`: its exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CheckCommand>,
+    /// `HTTP`: the status code of a GET.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<CheckHttp>,
+    /// `TCP`: whether a connection opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<CheckTcp>,
+    /// Seconds after the task starts before the first check (default 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<f64>,
+    /// Seconds between checks (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<f64>,
+    /// Seconds one check may take (default 20; 0: no limit); a timeout gives an empty result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+}
+
+impl CheckInfo {
+    /// `delay_seconds` or its default.
+    pub fn delay(&self) -> f64 {
+        self.delay_seconds.unwrap_or(15.0)
+    }
+    /// `interval_seconds` or its default.
+    pub fn interval(&self) -> f64 {
+        self.interval_seconds.unwrap_or(10.0)
+    }
+    /// `timeout_seconds` or its default.
+    pub fn timeout(&self) -> f64 {
+        self.timeout_seconds.unwrap_or(20.0)
+    }
+}
+
+/// `CheckInfo.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CheckType {
+    /// Run a command.
+    Command,
+    /// An HTTP GET.
+    Http,
+    /// A TCP connection.
+    Tcp,
+    /// `UNKNOWN`, and any name this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `CheckInfo.Command`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CheckCommand {
+    /// The command.
+    pub command: CommandInfo,
+}
+
+/// `CheckInfo.Http`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CheckHttp {
+    /// Port on the task's host.
+    pub port: u32,
+    /// Path (default `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// `CheckInfo.Tcp`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CheckTcp {
+    /// Port on the task's host.
+    pub port: u32,
+}
+
+/// `CheckStatusInfo`: a check's latest result, in `TaskStatus.check_status` (kept as JSON there;
+/// encode this with `serde_json::to_value`). The result field matching `type` is present, and
+/// empty while no result is known (not run yet, timed out).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CheckStatusInfo {
+    /// The check's type.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<CheckType>,
+    /// `COMMAND` result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CheckStatusCommand>,
+    /// `HTTP` result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<CheckStatusHttp>,
+    /// `TCP` result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<CheckStatusTcp>,
+}
+
+/// `CheckStatusInfo.Command`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CheckStatusCommand {
+    /// The command's exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+/// `CheckStatusInfo.Http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CheckStatusHttp {
+    /// The answer's status code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u32>,
+}
+
+/// `CheckStatusInfo.Tcp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CheckStatusTcp {
+    /// Whether the connection opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<bool>,
+}
+
 /// `KillPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct KillPolicy {

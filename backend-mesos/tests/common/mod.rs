@@ -114,6 +114,14 @@ impl Framework {
         since.elapsed()
     }
 
+    /// Waits until `done` holds for the updates so far.
+    pub async fn wait_until(&mut self, done: impl Fn(&[TaskStatus]) -> bool) {
+        let deadline = Instant::now() + WITHIN;
+        while !done(&self.statuses) {
+            self.step(deadline).await;
+        }
+    }
+
     pub fn seen(&self, task: &TaskId, state: TaskState) -> Option<&TaskStatus> {
         self.statuses
             .iter()
@@ -151,25 +159,23 @@ impl Framework {
         };
         let tasks = tasks
             .into_iter()
-            .map(
-                |Spec(task_id, command, health_check, kill_policy)| TaskInfo {
-                    name: task_id.value.clone(),
-                    task_id,
-                    agent_id: offer.agent_id.clone(),
-                    resources: resources(0.1, 32.0, None),
-                    executor: None,
-                    command: Some(command),
-                    container: None,
-                    health_check,
-                    check: None,
-                    kill_policy,
-                    data: None,
-                    labels: None,
-                    discovery: None,
-                    max_completion_time: None,
-                    limits: Default::default(),
-                },
-            )
+            .map(|spec| TaskInfo {
+                name: spec.id.value.clone(),
+                task_id: spec.id,
+                agent_id: offer.agent_id.clone(),
+                resources: resources(0.1, 32.0, None),
+                executor: None,
+                command: Some(spec.command),
+                container: None,
+                health_check: spec.health_check,
+                check: spec.check,
+                kill_policy: spec.kill_policy,
+                data: None,
+                labels: None,
+                discovery: None,
+                max_completion_time: None,
+                limits: Default::default(),
+            })
             .collect();
         let operation = OfferOperation::launch_group(executor, TaskGroupInfo { tasks });
         let filters = Some(Filters {
@@ -189,13 +195,42 @@ impl Framework {
     }
 }
 
-/// A task of a group: id, command, health check, kill policy.
-pub struct Spec(
-    pub TaskId,
-    pub CommandInfo,
-    pub Option<Json>,
-    pub Option<KillPolicy>,
-);
+/// A task of a group: id, command, and optionally a health check, a general check, a kill
+/// policy.
+pub struct Spec {
+    pub id: TaskId,
+    pub command: CommandInfo,
+    pub health_check: Option<Json>,
+    pub check: Option<Json>,
+    pub kill_policy: Option<KillPolicy>,
+}
+
+impl Spec {
+    pub fn new(id: &TaskId, command: CommandInfo) -> Self {
+        Self {
+            id: id.clone(),
+            command,
+            health_check: None,
+            check: None,
+            kill_policy: None,
+        }
+    }
+
+    pub fn health_check(mut self, check: Json) -> Self {
+        self.health_check = Some(check);
+        self
+    }
+
+    pub fn check(mut self, check: Json) -> Self {
+        self.check = Some(check);
+        self
+    }
+
+    pub fn kill_policy(mut self, policy: KillPolicy) -> Self {
+        self.kill_policy = Some(policy);
+        self
+    }
+}
 
 pub fn summary(statuses: &[TaskStatus]) -> Vec<String> {
     statuses
