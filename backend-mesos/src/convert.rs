@@ -353,10 +353,6 @@ fn probe_port(port: &PortRef, ports: &BTreeMap<String, u16>) -> Option<u16> {
     }
 }
 
-/// Consecutive failures that kill a task whose health check is its readiness probe: never (a
-/// readiness probe only gates `ready`).
-const NEVER: u32 = u32::MAX;
-
 /// A probe as Mesos' `HealthCheck`, which the tars executor runs and reports in
 /// `TaskStatus.healthy`; `consecutive_failures` failures in a row kill the task.
 fn health_check(
@@ -389,15 +385,25 @@ fn health_check(
     Some(check)
 }
 
-/// The one health check Mesos has per task: the liveness probe when there is one (it kills
-/// after its failure threshold), else the readiness probe (never kills). Either way `healthy`
-/// gates the container's readiness.
-fn task_health_check(c: &tars_api::Container, ports: &BTreeMap<String, u16>) -> Option<Json> {
-    match (&c.liveness, &c.readiness) {
-        (Some(l), _) => health_check(l, ports, l.failure_threshold),
-        (None, Some(r)) => health_check(r, ports, NEVER),
-        (None, None) => None,
-    }
+/// A readiness probe as Mesos' general check (`CheckInfo`): the tars executor runs it and
+/// reports each new result in `TaskStatus.check_status`; it never kills.
+fn check_info(p: &Probe, ports: &BTreeMap<String, u16>) -> Option<Json> {
+    let mut check = match &p.check {
+        ProbeAction::HttpGet { port, path } => serde_json::json!({
+            "type": "HTTP", "http": {"port": probe_port(port, ports)?, "path": path},
+        }),
+        ProbeAction::Tcp { port } => serde_json::json!({
+            "type": "TCP", "tcp": {"port": probe_port(port, ports)?},
+        }),
+        ProbeAction::Exec { command } => serde_json::json!({
+            "type": "COMMAND", "command": {"command": command_info(command, &[])},
+        }),
+    };
+    let obj = check.as_object_mut()?;
+    obj.insert("delay_seconds".into(), seconds(p.initial_delay).into());
+    obj.insert("interval_seconds".into(), seconds(p.period).into());
+    obj.insert("timeout_seconds".into(), seconds(p.timeout).into());
+    Some(check)
 }
 
 fn command_info(command: &[String], args: &[String]) -> CommandInfo {
@@ -543,8 +549,11 @@ pub fn launch_group(
             executor: None,
             command: Some(command),
             container: None,
-            health_check: task_health_check(c, &all_ports),
-            check: None,
+            health_check: c
+                .liveness
+                .as_ref()
+                .and_then(|p| health_check(p, &all_ports, p.failure_threshold)),
+            check: c.readiness.as_ref().and_then(|p| check_info(p, &all_ports)),
             kill_policy: Some(KillPolicy {
                 grace_period: Some(grace),
             }),
@@ -685,7 +694,8 @@ pub struct TaskView {
     pub finished_at: Option<f64>,
 }
 
-/// Whether a `CheckStatusInfo` (JSON) says the check passed.
+/// Whether a `CheckStatusInfo` (JSON) says the check passed (HTTP 2xx/3xx, TCP connected,
+/// command exit 0).
 fn check_passed(check: &Json) -> Option<bool> {
     if let Some(code) = check.pointer("/http/status_code").and_then(Json::as_u64) {
         return Some((200..400).contains(&code));
@@ -696,7 +706,8 @@ fn check_passed(check: &Json) -> Option<bool> {
     if let Some(code) = check.pointer("/command/exit_code").and_then(Json::as_i64) {
         return Some(code == 0);
     }
-    None
+    // No result yet, or the check timed out or could not run.
+    Some(false)
 }
 
 impl TaskView {
@@ -865,9 +876,7 @@ pub fn container_status(
         },
     };
     let running = t.state == TaskState::TaskRunning;
-    let ready = running
-        && (!has_readiness || t.healthy == Some(true) || t.check_ok == Some(true))
-        && t.healthy != Some(false);
+    let ready = running && (!has_readiness || t.check_ok == Some(true)) && t.healthy != Some(false);
     ContainerStatus {
         name: name.to_owned(),
         state,
@@ -901,10 +910,7 @@ pub fn group_status(
     let containers: Vec<ContainerStatus> = spec
         .containers
         .iter()
-        .map(|c| {
-            let checked = c.readiness.is_some() || c.liveness.is_some();
-            container_status(&c.name, checked, tasks.get(&c.name), restarts)
-        })
+        .map(|c| container_status(&c.name, c.readiness.is_some(), tasks.get(&c.name), restarts))
         .collect();
     let (hostname, endpoints) = match placement {
         // Between two runs (restart back-off) the group is running, its containers waiting.

@@ -102,20 +102,14 @@ fn a_group_is_one_launch_group_with_one_task_per_container_and_an_executor_with_
             end: 31000
         }])
     );
-    let check = server
-        .health_check
-        .as_ref()
-        .expect("readiness as the health check");
+    let check = server.check.as_ref().expect("readiness as a general check");
     assert_eq!(
         check.pointer("/http/port").and_then(Json::as_u64),
         Some(31000)
     );
     assert_eq!(
-        check
-            .pointer("/consecutive_failures")
-            .and_then(Json::as_u64),
-        Some(u64::from(u32::MAX)),
-        "a readiness probe never kills"
+        server.health_check, None,
+        "no liveness probe, no health check"
     );
     // The sidecar sees the group's ports too, but takes none.
     assert!(
@@ -298,6 +292,16 @@ fn task_states_become_the_group_phase() {
     assert_eq!(gated.phase, GroupPhase::Running);
     assert!(!gated.ready);
     assert!(gated.endpoints.is_empty());
+    let mut passing = views(&[("server", TaskRunning), ("sidecar", TaskRunning)]);
+    let mut checked = status("server", TaskRunning, 2.0);
+    checked.check_status = Some(serde_json::json!({"type": "HTTP", "http": {}}));
+    passing.get_mut("server").expect("server").observe(&checked);
+    let s = group_status(&group().spec, &launched, &passing, &Restarts::default());
+    assert!(!s.ready, "no result yet");
+    checked.check_status = Some(serde_json::json!({"type": "HTTP", "http": {"status_code": 200}}));
+    passing.get_mut("server").expect("server").observe(&checked);
+    let s = group_status(&group().spec, &launched, &passing, &Restarts::default());
+    assert!(s.ready);
 }
 
 #[test]
