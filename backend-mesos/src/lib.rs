@@ -1,21 +1,221 @@
 //! # tars-backend-mesos
 //!
-//! Foundations of tars' Apache Mesos backend (issue 7): the pieces every later part builds on.
+//! tars' Apache Mesos backend: tars is a Mesos framework (v1 scheduler HTTP API), and a
+//! ContainerGroup is one `LAUNCH_GROUP`: one task per container under one tars executor.
 //!
-//! - [`recordio`]: the RecordIO framing of Mesos' v1 event streams, an incremental decoder and an
-//!   encoder.
-//! - [`scheduler`]: a minimal scheduler client: `SUBSCRIBE` with the event stream and its
-//!   `Mesos-Stream-Id`, calls on it, heartbeat tracking.
-//! - [`operator`]: the master's operator API (`GET_VERSION`, `GET_STATE`, …).
-//! - [`v1`]: the v1 scheduler, executor and operator API types (JSON, field by field from the
-//!   Mesos 1.11 protos).
+//! The crate reads top to bottom as [`config`](MesosConfig) (how to reach the master, where
+//! tars' state is) → `convert` (tars ⇄ Mesos, pure) → the wire ([`scheduler`], [`operator`],
+//! [`recordio`], [`v1`]) → the framework (one task owning the subscription) → the trait impls.
 //!
-//! The tars executor (crate `tars-mesos-executor`, over the v1 executor HTTP API) uses these. The
-//! backend itself (a framework over the v1 scheduler HTTP API, ContainerGroups launched with
-//! `LAUNCH_GROUP` on that executor) is still to come; see this crate's README.
+//! ```no_run
+//! # async fn demo() -> tars_api::Result<()> {
+//! use tars_api::Backend;
+//! let backend = tars_backend_mesos::MesosBackend::connect(
+//!     tars_backend_mesos::MesosConfig::new("127.0.0.1:5050").state_dir("/var/lib/tars"),
+//! )
+//! .await?;
+//! println!("{:?}", backend.capabilities().await?);
+//! # Ok(()) }
+//! ```
+//!
+//! Ownership: every task carries tars' stamp (`app.kubernetes.io/managed-by=tars`,
+//! `tars.dev/instance`) and the object itself in its labels; tars only ever lists, kills or
+//! reads tasks of its own framework with its own stamp, and refuses a name a task of someone
+//! else goes by with `Error::Conflict`.
+//!
+//! The tars executor (crate `tars-mesos-executor`, over the v1 executor HTTP API) runs the
+//! groups; it uses this crate's RecordIO and types.
 #![forbid(unsafe_code)]
 
+mod config;
+pub mod convert;
+mod framework;
+mod groups;
+mod logs;
 pub mod operator;
 pub mod recordio;
+mod registry;
 pub mod scheduler;
 pub mod v1;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use tars_api::capability::{Capabilities, Feature};
+use tars_api::unsupported::UnsupportedApi;
+use tars_api::{Backend, ContainerGroups, CronJobs, Deployments, Result};
+use tars_engine::store::{MemoryStore, RedbStore, Store};
+use tokio::task::JoinHandle;
+
+pub use config::{DEFAULT_INSTANCE, MesosConfig};
+
+use framework::Framework;
+use groups::MesosGroups;
+
+/// The backend's name in errors and metrics.
+pub(crate) const BACKEND: &str = "mesos";
+
+/// Why deployments and cron jobs are refused (for now).
+const NOT_YET: &str =
+    "not implemented on Mesos yet (issue 8: tars' rollout and cron engines over task groups)";
+
+/// A tars framework on one Mesos cluster, one tars instance.
+pub struct MesosBackend {
+    fw: Arc<Framework>,
+    groups: MesosGroups,
+    deployments: UnsupportedApi<tars_api::DeploymentSpec>,
+    cron_jobs: UnsupportedApi<tars_api::CronJobSpec>,
+    driver: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for MesosBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MesosBackend")
+            .field("master", &self.fw.config.master())
+            .field("instance", &self.fw.instance)
+            .field("framework_id", &self.fw.framework_id().map(|i| i.value))
+            .finish()
+    }
+}
+
+/// What this backend supports.
+fn capabilities() -> Capabilities {
+    Capabilities::new()
+        .native(&[
+            Feature::ContainerGroups,
+            Feature::Watch,
+            Feature::DryRun,
+            Feature::Selectors,
+            Feature::Paging,
+            Feature::Logs,
+            Feature::ReadinessChecks,
+            Feature::LivenessChecks,
+            Feature::PlacementConstraints,
+            Feature::CpuLimits,
+            Feature::MemoryLimits,
+            Feature::RestartPolicy,
+        ])
+        .unsupported(&[Feature::Deployments, Feature::CronJobs], NOT_YET)
+        .unsupported(
+            &[Feature::ImageEntrypoint],
+            "the tars executor runs host processes: give each container a command",
+        )
+        .unsupported(
+            &[Feature::Secrets],
+            "environment variables from secrets are not implemented on Mesos yet",
+        )
+        .unsupported(
+            &[Feature::Spread],
+            "spread places the replicas of a deployment; a single group has nothing to spread",
+        )
+}
+
+impl MesosBackend {
+    /// Opens tars' state (the state directory, else memory), starts the framework and returns
+    /// at once; calls wait (at most 30 s, then `Error::Unavailable`) for the first subscription.
+    pub async fn connect(config: MesosConfig) -> Result<Self> {
+        tars_api::validate::name(config.instance_id(), "instance")?;
+        let store: Arc<dyn Store> = match &config.state_dir {
+            Some(dir) => {
+                let dir = dir.clone();
+                Arc::new(
+                    tokio::task::spawn_blocking(move || RedbStore::open(&dir))
+                        .await
+                        .map_err(|e| tars_api::Error::backend(BACKEND, e))??,
+                )
+            }
+            None => Arc::new(MemoryStore::new()),
+        };
+        let fw = Framework::new(config, store)?;
+        let driver = tokio::spawn(fw.clone().run());
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| tars_api::Error::backend(BACKEND, e))?;
+        Ok(MesosBackend {
+            groups: MesosGroups {
+                fw: fw.clone(),
+                caps: capabilities(),
+                http,
+            },
+            fw,
+            deployments: UnsupportedApi::new(Feature::Deployments, BACKEND, NOT_YET),
+            cron_jobs: UnsupportedApi::new(Feature::CronJobs, BACKEND, NOT_YET),
+            driver: Mutex::new(Some(driver)),
+        })
+    }
+
+    /// The framework id, once subscribed.
+    pub fn framework_id(&self) -> Option<String> {
+        self.fw.framework_id().map(|i| i.value)
+    }
+
+    /// Removes the framework from Mesos (`TEARDOWN`): every task of it is killed and its id
+    /// forgotten. Only on an explicit request — a tars process that exits or
+    /// [`shutdown`](Backend::shutdown)s leaves its tasks running for the failover timeout.
+    pub async fn teardown(&self) -> Result<()> {
+        self.fw.synced(std::time::Duration::from_secs(30)).await?;
+        self.fw.teardown().await?;
+        self.stop().await;
+        Ok(())
+    }
+
+    async fn stop(&self) {
+        let handle = self
+            .driver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            h.abort();
+            let _ = h.await;
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for MesosBackend {
+    fn name(&self) -> &str {
+        BACKEND
+    }
+
+    fn instance(&self) -> &str {
+        &self.fw.instance
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities> {
+        Ok(capabilities())
+    }
+
+    fn container_groups(&self) -> &dyn ContainerGroups {
+        &self.groups
+    }
+
+    fn deployments(&self) -> &dyn Deployments {
+        &self.deployments
+    }
+
+    fn cron_jobs(&self) -> &dyn CronJobs {
+        &self.cron_jobs
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        // The subscription is dropped, not torn down: the tasks keep running and the next
+        // tars process on the same state fails over to this framework.
+        self.stop().await;
+        Ok(())
+    }
+}
+
+impl Drop for MesosBackend {
+    fn drop(&mut self) {
+        if let Some(h) = self
+            .driver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            h.abort();
+        }
+    }
+}

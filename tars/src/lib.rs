@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Backends are chosen by URL ([`connect`]) or built from their typed configuration; each is
-//! behind a cargo feature (`local`, on by default; `k8s`).
+//! behind a cargo feature (`local`, on by default; `k8s`; `mesos`).
 #![forbid(unsafe_code)]
 
 mod connect;
@@ -34,6 +34,10 @@ pub use tars_backend_local as local;
 /// The Kubernetes backend.
 #[cfg(feature = "k8s")]
 pub use tars_backend_k8s as k8s;
+
+/// The Mesos backend.
+#[cfg(feature = "mesos")]
+pub use tars_backend_mesos as mesos;
 
 /// The README's code samples, compiled as doctests so they stay true.
 #[doc = include_str!("../../README.md")]

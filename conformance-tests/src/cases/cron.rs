@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tars_api::api::{Change, WatchEvent};
+use tars_api::api::{Change, ListParams, WatchEvent};
 use tars_api::{Feature, LabelSelector};
 
 use tars_api::{
@@ -172,9 +172,32 @@ async fn remove(backend: &dyn Backend, name: &str) -> Result<(), String> {
     }
 }
 
+/// `Some(outcome)` when the backend declares cron jobs unsupported: `Unsupported` if it refuses
+/// one with `Error::Unsupported`, else `Fail`.
+async fn kind_unsupported(backend: &dyn Backend) -> Option<Outcome> {
+    let caps = match caps(backend).await {
+        Ok(c) => c,
+        Err(e) => return Some(Outcome::Fail(e)),
+    };
+    if caps.supports(Feature::CronJobs) {
+        return None;
+    }
+    Some(match backend.cron_jobs().list(&ListParams::all()).await {
+        Err(Error::Unsupported { .. }) => {
+            Outcome::Unsupported("cron jobs declared unsupported".into())
+        }
+        other => Outcome::Fail(format!(
+            "cron jobs declared unsupported, but list returned {other:?}"
+        )),
+    })
+}
+
 /// A dry run stores nothing; the same job twice is unchanged; a changed spec bumps the
 /// generation.
 pub async fn cron_apply_dry_run_and_idempotence(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let run = async {
         let api = backend.cron_jobs();
@@ -223,6 +246,9 @@ pub async fn cron_apply_dry_run_and_idempotence(t: &dyn Target) -> Outcome {
 /// A watch of cron jobs sends the snapshot, its end, then additions, status changes and
 /// deletions of the jobs its selector matches.
 pub async fn cron_watch_sends_snapshot_then_changes(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let run = async {
         let api = backend.cron_jobs();
@@ -300,6 +326,9 @@ pub async fn cron_watch_sends_snapshot_then_changes(t: &dyn Target) -> Outcome {
 
 /// A `*/2` job runs at every even second, on time, and cleans up its finished groups.
 pub async fn cron_fires_on_schedule(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let run = async {
         if !per_second(&*backend).await? {
@@ -424,6 +453,9 @@ async fn fires_every_minute(t: &dyn Target) -> Result<(), String> {
 
 /// A schedule is read in its time zone: 09:00 in Kathmandu (+05:45) is 03:15 UTC.
 pub async fn cron_time_zone(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let mut j = job("kathmandu", Some("0 0 9 * * *"), "true");
     j.spec.time_zone = Some("Asia/Kathmandu".into());
@@ -459,6 +491,9 @@ pub async fn cron_time_zone(t: &dyn Target) -> Outcome {
 /// With `Forbid`, a slot due while the previous run is active is recorded as missed, and
 /// runs never overlap.
 pub async fn cron_concurrency_forbid(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let run = async {
         if !per_second(&*backend).await? {
@@ -550,6 +585,9 @@ async fn one_run_per_minute(t: &dyn Target, policy: ConcurrencyPolicy) -> Result
 
 /// With `Replace`, a due slot stops the active run (recorded as replaced) and starts anew.
 pub async fn cron_concurrency_replace(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let run = async {
         if !per_second(&*backend).await? {
@@ -591,6 +629,9 @@ pub async fn cron_concurrency_replace(t: &dyn Target) -> Outcome {
 
 /// With `Allow`, runs overlap.
 pub async fn cron_concurrency_allow(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let run = async {
         if !per_second(&*backend).await? {
@@ -635,6 +676,9 @@ pub async fn cron_concurrency_allow(t: &dyn Target) -> Outcome {
 
 /// A failing run is retried with backoff, then recorded once as failed with its exit code.
 pub async fn cron_retries(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     if let Err(why) = t.programs_run() {
         return Outcome::NotRun(why);
     }
@@ -677,6 +721,9 @@ pub async fn cron_retries(t: &dyn Target) -> Outcome {
 
 /// A run still going after `active_deadline` is stopped and counted as failed.
 pub async fn cron_active_deadline(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let run = async {
         let mut j = job("overrun", Some(YEARLY), "sleep 60");
@@ -708,6 +755,9 @@ pub async fn cron_active_deadline(t: &dyn Target) -> Outcome {
 
 /// A child runs once after all its parents succeeded since its last run (Chronos).
 pub async fn cron_parents(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let mut child = job("load", None, "true");
     child.spec.parents = vec!["extract".into(), "fetch".into()];
@@ -766,6 +816,9 @@ pub async fn cron_parents(t: &dyn Target) -> Outcome {
 /// Parents closing a cycle through stored jobs are refused with `Invalid` at
 /// `spec.parents`, and nothing changes.
 pub async fn cron_parent_cycle_refused(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let mut child = job("cycle-b", None, "true");
     child.spec.parents = vec!["cycle-a".into()];
@@ -816,6 +869,9 @@ pub async fn cron_parent_cycle_refused(t: &dyn Target) -> Outcome {
 
 /// A suspended job starts nothing; resumed, it runs again from its next slot.
 pub async fn cron_suspend_resume(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let run = async {
         if !per_second(&*backend).await? {
@@ -917,6 +973,9 @@ async fn suspend_resume_every_minute(t: &dyn Target) -> Result<(), String> {
 
 /// `trigger` runs a job now, recorded as manual; an unknown job is `NotFound`.
 pub async fn cron_trigger(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let backend = t.backend();
     let run = async {
         put(&*backend, &job("manual", Some(YEARLY), "echo triggered")).await?;
@@ -953,6 +1012,9 @@ pub async fn cron_trigger(t: &dyn Target) -> Outcome {
 /// The history keeps the newest successful and failed runs within their separate limits,
 /// while the counters count them all.
 pub async fn cron_history_limits(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     if let Err(why) = t.programs_run() {
         return Outcome::NotRun(why);
     }
@@ -998,6 +1060,9 @@ pub async fn cron_history_limits(t: &dyn Target) -> Outcome {
 /// tars killed and restarted on the same state, again and again while slots pass: every
 /// slot between the first and the last is exactly one run or one missed record.
 pub async fn cron_restart_exactly_once(t: &dyn Target) -> Outcome {
+    if let Some(refused) = kind_unsupported(&*t.backend()).await {
+        return refused;
+    }
     let every_second = job("exact", Some("* * * * * *"), "true");
     if let Some(o) =
         expect_job_refused(&*t.backend(), Feature::SecondsSchedules, &every_second).await

@@ -15,6 +15,7 @@
 # Environment (all optional):
 #   TARS_MESOS_PORT           port of the master and the agent (one libprocess socket), default 5050
 #   TARS_MESOS_RESOURCES      the agent's resources, default cpus:2;mem:2048;disk:4096;ports:[31000-32000]
+#   TARS_MESOS_ATTRIBUTES     the agent's attributes (placement constraints), default os:<uname -s, lower case>
 #   TARS_MESOS_LAUNCHER_DIR   MESOS_LAUNCHER_DIR, default STATE_DIR/libexec
 #   TARS_MESOS_START_TIMEOUT  seconds one start may take to have its agent registered, default 60
 #   TARS_MESOS_START_ATTEMPTS starts tried before giving up, default 3
@@ -39,6 +40,7 @@ if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
   die "TARS_MESOS_PORT=$port is not a port"
 fi
 resources="${TARS_MESOS_RESOURCES:-cpus:2;mem:2048;disk:4096;ports:[31000-32000]}"
+attributes="${TARS_MESOS_ATTRIBUTES:-os:$(uname -s | tr '[:upper:]' '[:lower:]')}"
 launcher_dir="${TARS_MESOS_LAUNCHER_DIR:-$state_dir/libexec}"
 start_timeout="${TARS_MESOS_START_TIMEOUT:-60}"
 attempts="${TARS_MESOS_START_ATTEMPTS:-3}"
@@ -124,6 +126,7 @@ start_once() {
     MESOS_SWITCH_USER=false \
     MESOS_LAUNCHER_DIR="$launcher_dir" \
     MESOS_RESOURCES="$resources" \
+    MESOS_ATTRIBUTES="$attributes" \
     MESOS_REGISTRATION_BACKOFF_FACTOR=100ms \
     MESOS_EXECUTOR_ENVIRONMENT_VARIABLES='{"PATH":"/usr/local/bin:/usr/bin:/bin"}' \
     setsid "$MESOS_LAUNCHER" </dev/null >>"$log_file" 2>&1 &

@@ -1,0 +1,117 @@
+//! How to reach Mesos and what the framework subscribes as: the master, tars' state directory
+//! (the framework id lives there), the instance id, the framework's failover timeout and role,
+//! offer filters, the tars executor, and the resources given to what a spec does not size.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::convert::Sizing;
+
+/// The instance id when none is given.
+pub const DEFAULT_INSTANCE: &str = "default";
+
+/// Configuration of a [`crate::MesosBackend`].
+///
+/// ```
+/// use std::time::Duration;
+/// let config = tars_backend_mesos::MesosConfig::new("127.0.0.1:5050")
+///     .state_dir("/var/lib/tars")
+///     .instance("billing")
+///     .failover_timeout(Duration::from_secs(3600));
+/// assert_eq!(config.instance_id(), "billing");
+/// ```
+#[derive(Debug, Clone)]
+pub struct MesosConfig {
+    pub(crate) master: String,
+    pub(crate) state_dir: Option<PathBuf>,
+    pub(crate) instance: Option<String>,
+    pub(crate) framework_name: String,
+    pub(crate) role: String,
+    pub(crate) failover_timeout: Duration,
+    pub(crate) refuse: Duration,
+    pub(crate) sizing: Sizing,
+    pub(crate) user: String,
+}
+
+impl MesosConfig {
+    /// The master at `host:port` (or `http://host:port`); redirects to the leading master are
+    /// followed.
+    pub fn new(master: impl Into<String>) -> Self {
+        MesosConfig {
+            master: master.into(),
+            state_dir: None,
+            instance: None,
+            framework_name: "tars".to_owned(),
+            role: "*".to_owned(),
+            failover_timeout: Duration::from_secs(7 * 24 * 3600),
+            refuse: Duration::from_secs(5),
+            sizing: Sizing::default(),
+            user: std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "root".to_owned()),
+        }
+    }
+
+    /// Where tars keeps its state (the framework id, deletions): a restarted tars process on
+    /// the same directory fails over to the same framework and keeps its tasks. Without it the
+    /// state is in memory and every process is a new framework.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the instance id stamped on every task (default `default`).
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = Some(instance.into());
+        self
+    }
+
+    /// The framework's name as Mesos shows it (default `tars`; the instance id is appended).
+    pub fn framework_name(mut self, name: impl Into<String>) -> Self {
+        self.framework_name = name.into();
+        self
+    }
+
+    /// The role the framework subscribes with (default `*`).
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.role = role.into();
+        self
+    }
+
+    /// How long Mesos keeps the framework's tasks while no tars process is subscribed
+    /// (default one week).
+    pub fn failover_timeout(mut self, timeout: Duration) -> Self {
+        self.failover_timeout = timeout;
+        self
+    }
+
+    /// How long a declined offer is not offered again while launches are pending (default
+    /// 5 s; offers are declined for much longer when nothing is pending, and suppressed).
+    pub fn refuse(mut self, refuse: Duration) -> Self {
+        self.refuse = refuse;
+        self
+    }
+
+    /// Resources of the executor and of containers that do not say theirs.
+    pub fn sizing(mut self, sizing: Sizing) -> Self {
+        self.sizing = sizing;
+        self
+    }
+
+    /// The user tasks run as (default: `$USER`).
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// The instance id.
+    pub fn instance_id(&self) -> &str {
+        self.instance.as_deref().unwrap_or(DEFAULT_INSTANCE)
+    }
+
+    /// The master address.
+    pub fn master(&self) -> &str {
+        &self.master
+    }
+}
