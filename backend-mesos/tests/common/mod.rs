@@ -130,7 +130,42 @@ impl Framework {
 
     /// Accepts an offer with one LAUNCH_GROUP of `tasks` on a DEFAULT executor.
     pub async fn launch(&mut self, executor_id: &ExecutorId, tasks: Vec<Spec>) -> Instant {
-        let offer = self.offer().await;
+        // The executor and each task take 0.1 cpus and 32 MB; the executor 32 MB of disk too.
+        // Resources a previous test's tasks held may come back as further offers: the offers
+        // of one agent are gathered until they cover the group, and accepted together.
+        let n = tasks.len() as f64 + 1.0;
+        let need = [("cpus", 0.1 * n - 1e-9), ("mem", 32.0 * n), ("disk", 32.0)];
+        let deadline = Instant::now() + WITHIN;
+        let offers: Vec<Offer> = loop {
+            let mut by_agent: std::collections::BTreeMap<String, Vec<&Offer>> = Default::default();
+            for o in &self.offers {
+                by_agent.entry(o.agent_id.value.clone()).or_default().push(o);
+            }
+            let fits = by_agent.into_values().find(|os| {
+                need.iter().all(|(name, want)| {
+                    let have: f64 = os
+                        .iter()
+                        .flat_map(|o| &o.resources)
+                        .filter(|r| r.name == *name)
+                        .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+                        .sum();
+                    have >= *want
+                })
+            });
+            if let Some(os) = fits {
+                let ids: Vec<_> = os.iter().map(|o| o.id.clone()).collect();
+                let taken: Vec<Offer> = self
+                    .offers
+                    .iter()
+                    .filter(|o| ids.contains(&o.id))
+                    .cloned()
+                    .collect();
+                self.offers.retain(|o| !ids.contains(&o.id));
+                break taken;
+            }
+            self.step(deadline).await;
+        };
+        let offer = offers[0].clone();
         let role = offer
             .resources
             .iter()
@@ -185,7 +220,7 @@ impl Framework {
         self.caller
             .call(&Call::accept(
                 self.id.clone(),
-                vec![offer.id.clone()],
+                offers.iter().map(|o| o.id.clone()).collect(),
                 vec![operation],
                 filters,
             ))
