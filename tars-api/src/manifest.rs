@@ -148,7 +148,9 @@ fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
             .map(|(name, _)| name.to_owned());
         let field = match (path.as_str(), missing) {
             (".", Some(name)) => name,
-            (".", None) => "manifest".to_owned(),
+            // An empty path is a top-level key that is itself empty (`"": 1`): the field
+            // path must still name something.
+            (".", None) | ("", None) => "manifest".to_owned(),
             (_, Some(name)) => format!("{path}.{name}"),
             (_, None) => path,
         };
@@ -208,6 +210,19 @@ spec:
             Some("spec.containers[0].resources.memory"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_empty_top_level_key_is_refused_naming_the_manifest() {
+        // Found by the `manifest` fuzz target: the field path came out empty.
+        for text in [
+            "{\"apiVersion\": \"tars/v1\", \"kind\": \"ContainerGroup\", \"\": 1}",
+            "apiVersion: tars/v1\nkind: CronJob\n'': x\n",
+        ] {
+            let e = Manifest::from_yaml(text).expect_err("unknown empty key");
+            assert_eq!(e.field(), Some("manifest"), "{e}");
+            assert!(e.to_string().contains("unknown field ``"), "{e}");
+        }
     }
 
     #[test]
