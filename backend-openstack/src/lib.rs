@@ -54,9 +54,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod backend;
+mod client;
 mod config;
-#[allow(dead_code)] // used by the client, next
+#[allow(dead_code)] // parts are used by deployments and cron jobs, next
 mod convert;
+mod groups;
+
+pub use backend::OpenStackBackend;
+pub use client::OpenStackError;
 
 pub use config::{
     ApplicationCredentialRef, Auth, DEFAULT_INSTANCE, Domain, IdOrName, Interface, OpenStackConfig,
