@@ -76,6 +76,35 @@ pub(crate) fn spec_metadata(group: &ContainerGroup) -> Result<BTreeMap<String, S
         .collect())
 }
 
+/// Refuses what the backend declares unsupported (see `capabilities`), before any call.
+pub(crate) fn refuse_unsupported(group: &ContainerGroup) -> Result<()> {
+    for (i, c) in group.spec.containers.iter().enumerate() {
+        if c.command.is_empty() {
+            return Err(crate::convert::unsupported(
+                Feature::ImageEntrypoint,
+                &format!("spec.containers[{i}].command"),
+                "the image is a Glance record named after the container image: its entrypoint \
+                 is not known here; give a command",
+            ));
+        }
+        if c.readiness.is_some() {
+            return Err(crate::convert::unsupported(
+                Feature::ReadinessChecks,
+                &format!("spec.containers[{i}].readiness"),
+                "nothing on a Nova server runs the probe",
+            ));
+        }
+        if c.liveness.is_some() {
+            return Err(crate::convert::unsupported(
+                Feature::LivenessChecks,
+                &format!("spec.containers[{i}].liveness"),
+                "nothing on a Nova server runs the probe",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The group a server of tars stands for (`None` when its metadata holds no spec).
 pub(crate) fn group_of(server: &Server) -> Option<ContainerGroup> {
     let encoded: String = server
@@ -225,7 +254,8 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
         object.validate()?;
         let name = object.name();
         let mut desired = self.desired(object);
-        // What Nova would refuse, refused before any call.
+        // What Nova would refuse, or tars cannot do here, refused before any call.
+        refuse_unsupported(&desired)?;
         crate::convert::server::user_data(&desired, &self.stamp)?;
         spec_metadata(&desired)?;
         boot_image_name(&desired)?;
@@ -326,16 +356,23 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
             client: self.client.clone(),
             stamp: self.stamp.clone(),
         };
-        let polls = futures::stream::unfold(
-            (groups, seen, keep),
-            |(groups, mut seen, keep)| async move {
+        // Nova has no change feed: a task polls from now on, so that a change made before the
+        // stream is read is still seen; it ends when the stream is dropped.
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            let mut seen = seen;
+            loop {
                 tokio::time::sleep(WATCH_POLL).await;
+                if tx.is_closed() {
+                    return;
+                }
                 let now = match groups.all().await {
                     Ok(now) => now,
-                    Err(e) if e.is_retryable() => {
-                        return Some((Vec::new(), (groups, seen, keep)));
+                    Err(e) if e.is_retryable() => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
                     }
-                    Err(e) => return Some((vec![Err(e)], (groups, seen, keep))),
                 };
                 let now: BTreeMap<String, ContainerGroup> = now
                     .into_iter()
@@ -345,21 +382,27 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
                 let mut out = Vec::new();
                 for (name, old) in &seen {
                     if !now.contains_key(name) {
-                        out.push(Ok(WatchEvent::Deleted(old.clone())));
+                        out.push(WatchEvent::Deleted(old.clone()));
                     }
                 }
                 for (name, g) in &now {
                     match seen.get(name) {
-                        None => out.push(Ok(WatchEvent::Added(g.clone()))),
-                        Some(old) if old != g => out.push(Ok(WatchEvent::Modified(g.clone()))),
+                        None => out.push(WatchEvent::Added(g.clone())),
+                        Some(old) if old != g => out.push(WatchEvent::Modified(g.clone())),
                         Some(_) => {}
                     }
                 }
                 seen = now;
-                Some((out, (groups, seen, keep)))
-            },
-        )
-        .flat_map(futures::stream::iter);
+                for event in out {
+                    if tx.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let polls = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|event| (event, rx))
+        });
         Ok(futures::stream::iter(events).chain(polls).boxed())
     }
 }
@@ -414,6 +457,25 @@ mod tests {
             back.status.expect("status").phase,
             tars_api::GroupPhase::Running
         );
+    }
+
+    #[test]
+    fn unsupported_container_features_are_refused_with_their_field() {
+        let mut g = group();
+        g.spec.containers[1].command.clear();
+        let err = refuse_unsupported(&g).expect_err("no command");
+        let Error::Unsupported {
+            feature, reason, ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
+        assert_eq!(*feature, Feature::ImageEntrypoint);
+        assert!(
+            reason.starts_with("spec.containers[1].command: "),
+            "{reason}"
+        );
+        refuse_unsupported(&group()).expect("commands given");
     }
 
     #[test]
