@@ -87,7 +87,12 @@ impl OpenStackError {
 
 /// Maps an `osauth` error onto tars' errors. `what` names the object for `NotFound`.
 pub(crate) fn map_error(e: &osauth::Error, what: Option<(Kind, &str)>) -> Error {
-    let message = e.to_string();
+    // osauth's Display is "<kind's description>: <the service's message>": keep the latter.
+    let full = e.to_string();
+    let message = full
+        .strip_prefix(&format!("{}: ", e.kind()))
+        .unwrap_or(&full)
+        .to_owned();
     match e.kind() {
         ErrorKind::ResourceNotFound => match what {
             Some((kind, name)) => Error::NotFound {
@@ -467,7 +472,8 @@ mod tests {
         let source = std::error::Error::source(&err).expect("source");
         assert!(matches!(
             source.downcast_ref::<OpenStackError>(),
-            Some(OpenStackError::QuotaExceeded { message }) if message.contains("3 of 3")
+            Some(OpenStackError::QuotaExceeded { message })
+                if message.starts_with("Quota exceeded") && message.contains("3 of 3")
         ));
         let image = osauth::Error::new(ErrorKind::InvalidInput, "Can not find requested image");
         let err = map_error(&image, None);

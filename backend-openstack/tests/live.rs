@@ -1,0 +1,129 @@
+//! tars' own client against the real stack of `scripts/engines/openstack`: the times of a
+//! group's create → ACTIVE and delete → gone, and a create over the project's quota (a typed
+//! error with Nova's message, no server left). Ignored by default: it needs a running stack.
+//!
+//! ```sh
+//! scripts/engines/openstack/up.sh /tmp/tars-os
+//! TARS_OS_CLOUDS=/tmp/tars-os/clouds.yaml \
+//!   cargo test -p tars-backend-openstack --test live -- --ignored --nocapture --test-threads 1
+//! ```
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
+
+use osauth::services::COMPUTE;
+use tars_api::group::Container;
+use tars_api::{
+    ApplyOptions, Backend, ContainerGroup, ContainerGroupSpec, DeleteOptions, Error, GroupPhase,
+};
+use tars_backend_openstack::{Auth, OpenStackBackend, OpenStackConfig, OpenStackError};
+
+fn config(cloud: &str) -> OpenStackConfig {
+    let path = std::env::var("TARS_OS_CLOUDS").expect("TARS_OS_CLOUDS=STATE_DIR/clouds.yaml");
+    OpenStackConfig::from_clouds_yaml(path, cloud).unwrap()
+}
+
+fn group(name: &str) -> ContainerGroup {
+    ContainerGroup::new(
+        name,
+        ContainerGroupSpec::new(vec![Container::new("main", "busybox", &["sleep", "3600"])]),
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs a running stack: scripts/engines/openstack/up.sh"]
+async fn create_active_and_delete_gone_through_tars() {
+    let instance = format!("live{:06x}", fastrand::u32(..0xffffff));
+    let backend = OpenStackBackend::connect(config("tars").instance(instance))
+        .await
+        .unwrap();
+    let groups = backend.container_groups();
+    let t = Instant::now();
+    let out = groups
+        .apply(&group("live-web"), ApplyOptions::default())
+        .await
+        .unwrap();
+    let created = t.elapsed();
+    let status = out.object.status.unwrap();
+    assert_eq!(status.phase, GroupPhase::Running, "{status:?}");
+    assert!(status.ready);
+    let t = Instant::now();
+    groups
+        .delete("live-web", DeleteOptions::default())
+        .await
+        .unwrap();
+    let deleted = t.elapsed();
+    assert!(matches!(
+        groups.get("live-web").await,
+        Err(Error::NotFound { .. })
+    ));
+    println!("apply -> ACTIVE in {created:?} (image lookup or register, flavors, create, wait)");
+    println!("delete -> gone (404) in {deleted:?}");
+}
+
+async fn admin_session() -> osauth::Session {
+    let c = config("tars-admin");
+    let Auth::Password { password, .. } = c.auth() else {
+        panic!("admin uses a password")
+    };
+    let auth = osauth::identity::Password::new(
+        c.auth_url().as_str(),
+        "admin",
+        password.expose(),
+        "Default",
+    )
+    .unwrap()
+    .with_project_scope(
+        osauth::common::IdOrName::Name("admin".into()),
+        osauth::common::IdOrName::Name("Default".into()),
+    );
+    osauth::Session::new(auth).await.unwrap()
+}
+
+async fn set_instance_quota(admin: &osauth::Session, project: &str, n: i64) {
+    admin
+        .put(COMPUTE, &["os-quota-sets", project])
+        .json(&serde_json::json!({"quota_set": {"instances": n}}))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a running stack: scripts/engines/openstack/up.sh (changes the tars project's quota)"]
+async fn quota_exceeded_is_typed_and_leaves_no_server() {
+    let admin = admin_session().await;
+    let projects: serde_json::Value = admin
+        .get(
+            osauth::services::GenericService::new(
+                "identity",
+                osauth::services::VersionSelector::Major(3),
+            ),
+            &["projects"],
+        )
+        .query(&[("name", "tars")])
+        .fetch()
+        .await
+        .unwrap();
+    let project = projects["projects"][0]["id"].as_str().unwrap().to_owned();
+    set_instance_quota(&admin, &project, 0).await;
+    let backend = OpenStackBackend::connect(config("tars").instance("livequota"))
+        .await
+        .unwrap();
+    let result = backend
+        .container_groups()
+        .apply(&group("over-quota"), ApplyOptions::default())
+        .await;
+    set_instance_quota(&admin, &project, 50).await;
+    let err = result.expect_err("over quota");
+    let source = std::error::Error::source(&err).expect("typed source");
+    let Some(OpenStackError::QuotaExceeded { message }) = source.downcast_ref() else {
+        panic!("{err}")
+    };
+    println!("quota: {message}");
+    assert!(message.contains("Quota exceeded"), "{message}");
+    assert!(matches!(
+        backend.container_groups().get("over-quota").await,
+        Err(Error::NotFound { .. })
+    ));
+}
