@@ -127,3 +127,30 @@ async fn quota_exceeded_is_typed_and_leaves_no_server() {
         Err(Error::NotFound { .. })
     ));
 }
+
+#[tokio::test]
+#[ignore = "needs a running stack: scripts/engines/openstack/up.sh"]
+async fn credentials_stay_out_of_errors_and_debug() {
+    let good = config("tars");
+    let wrong = "wrong-Secret-4711";
+    let bad = OpenStackConfig::password(
+        good.auth_url().as_str(),
+        "tars",
+        tars_backend_openstack::Secret::new(wrong),
+    )
+    .unwrap()
+    .project_name("tars", "Default");
+    let err = OpenStackBackend::connect(bad)
+        .await
+        .expect_err("wrong password");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(wrong), "{shown}");
+    assert!(!err.is_retryable(), "{err}");
+    println!("wrong password: {err}");
+    let backend = OpenStackBackend::connect(good.clone()).await.unwrap();
+    let Auth::Password { password, .. } = good.auth() else {
+        panic!("password")
+    };
+    let debug = format!("{backend:?} {good:?}");
+    assert!(!debug.contains(password.expose()), "{debug}");
+}
