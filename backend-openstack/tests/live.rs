@@ -80,6 +80,22 @@ async fn admin_session() -> osauth::Session {
     osauth::Session::new(auth).await.unwrap()
 }
 
+async fn tars_project(admin: &osauth::Session) -> String {
+    let projects: serde_json::Value = admin
+        .get(
+            osauth::services::GenericService::new(
+                "identity",
+                osauth::services::VersionSelector::Major(3),
+            ),
+            &["projects"],
+        )
+        .query(&[("name", "tars")])
+        .fetch()
+        .await
+        .unwrap();
+    projects["projects"][0]["id"].as_str().unwrap().to_owned()
+}
+
 async fn set_instance_quota(admin: &osauth::Session, project: &str, n: i64) {
     admin
         .put(COMPUTE, &["os-quota-sets", project])
@@ -93,19 +109,7 @@ async fn set_instance_quota(admin: &osauth::Session, project: &str, n: i64) {
 #[ignore = "needs a running stack: scripts/engines/openstack/up.sh (changes the tars project's quota)"]
 async fn quota_exceeded_is_typed_and_leaves_no_server() {
     let admin = admin_session().await;
-    let projects: serde_json::Value = admin
-        .get(
-            osauth::services::GenericService::new(
-                "identity",
-                osauth::services::VersionSelector::Major(3),
-            ),
-            &["projects"],
-        )
-        .query(&[("name", "tars")])
-        .fetch()
-        .await
-        .unwrap();
-    let project = projects["projects"][0]["id"].as_str().unwrap().to_owned();
+    let project = tars_project(&admin).await;
     set_instance_quota(&admin, &project, 0).await;
     let backend = OpenStackBackend::connect(config("tars").instance("livequota"))
         .await
@@ -153,4 +157,57 @@ async fn credentials_stay_out_of_errors_and_debug() {
     };
     let debug = format!("{backend:?} {good:?}");
     assert!(!debug.contains(password.expose()), "{debug}");
+}
+
+#[tokio::test]
+#[ignore = "needs a running stack: scripts/engines/openstack/up.sh (adds a flavor, lifts the cores quota)"]
+async fn no_valid_host_is_typed_and_leaves_no_server() {
+    let admin = admin_session().await;
+    let project = tars_project(&admin).await;
+    // A flavor larger than the fake host's 1000 vCPUs, and no cores quota in the way.
+    let flavor: serde_json::Value = admin
+        .post(COMPUTE, &["flavors"])
+        .json(&serde_json::json!({"flavor": {
+            "name": "live.huge", "vcpus": 1500, "ram": 256, "disk": 1,
+        }}))
+        .fetch()
+        .await
+        .unwrap();
+    let flavor_id = flavor["flavor"]["id"].as_str().unwrap().to_owned();
+    admin
+        .put(COMPUTE, &["os-quota-sets", &project])
+        .json(&serde_json::json!({"quota_set": {"cores": -1}}))
+        .send()
+        .await
+        .unwrap();
+    let backend = OpenStackBackend::connect(config("tars").instance("livehost"))
+        .await
+        .unwrap();
+    let mut g = group("no-host");
+    g.spec.containers[0].resources.cpu = Some(tars_api::Cpu::millis(1_500_000));
+    let t = Instant::now();
+    let result = backend
+        .container_groups()
+        .apply(&g, ApplyOptions::default())
+        .await;
+    let took = t.elapsed();
+    let left = backend.container_groups().get("no-host").await;
+    admin
+        .put(COMPUTE, &["os-quota-sets", &project])
+        .json(&serde_json::json!({"quota_set": {"cores": 100}}))
+        .send()
+        .await
+        .unwrap();
+    admin
+        .delete(COMPUTE, &["flavors", &flavor_id])
+        .send()
+        .await
+        .unwrap();
+    let err = result.expect_err("no host has 1500 vCPUs");
+    let source = std::error::Error::source(&err).expect("typed source");
+    let Some(OpenStackError::NoValidHost { message }) = source.downcast_ref() else {
+        panic!("{err}")
+    };
+    println!("no valid host after {took:?}: {message}");
+    assert!(matches!(left, Err(Error::NotFound { .. })), "{left:?}");
 }
