@@ -6,9 +6,17 @@
 //! credential), Nova (compute microversion 2.52), Glance (image records named after the
 //! container image, `container_format` `docker`).
 //!
-//! So far: [`OpenStackConfig`] (how to reach the cloud: `clouds.yaml`, `OS_*` variables or code)
-//! and the pure conversions between tars' kinds and Nova's requests and responses (`convert`).
-//! The client and the trait implementations come next.
+//! So far: [`OpenStackConfig`] (how to reach the cloud: `clouds.yaml`, `OS_*` variables or code),
+//! the pure conversions between tars' kinds and Nova's requests and responses (`convert`), the
+//! client (an `osauth` session: Nova at microversion 2.52, Glance) and [`OpenStackBackend`] with
+//! its container groups: apply (validated first, dry-run, idempotent, a changed spec replaces
+//! the server), get, list, delete (returns when Nova answers 404), watch (**polls Nova** every
+//! second: Nova has no change feed for a tenant), logs `Unsupported`. The spec is kept in the
+//! server's metadata (`tars:spec:NN`, base64 chunks): members cannot read `user_data` back.
+//! Servers without tars' stamp are never touched (`Conflict`); servers of another tars instance
+//! are invisible to this one (Nova names are not unique). Quota, no valid host and image failures
+//! are [`OpenStackError`]s (Nova's message) inside `Error::Backend`; a create that ends in ERROR
+//! deletes its server. Deployments and CronJobs return `Unsupported` for now.
 //!
 //! ## The `openstack` crate (0.6, on `osauth` 0.5), checked against Keystone 30 / Nova 34 / Glance 33
 //!
@@ -54,9 +62,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod backend;
+mod client;
 mod config;
-#[allow(dead_code)] // used by the client, next
+#[allow(dead_code)] // parts are used by deployments and cron jobs, next
 mod convert;
+mod groups;
+
+pub use backend::OpenStackBackend;
+pub use client::OpenStackError;
 
 pub use config::{
     ApplicationCredentialRef, Auth, DEFAULT_INSTANCE, Domain, IdOrName, Interface, OpenStackConfig,
