@@ -139,7 +139,10 @@ impl Framework {
         let offers: Vec<Offer> = loop {
             let mut by_agent: std::collections::BTreeMap<String, Vec<&Offer>> = Default::default();
             for o in &self.offers {
-                by_agent.entry(o.agent_id.value.clone()).or_default().push(o);
+                by_agent
+                    .entry(o.agent_id.value.clone())
+                    .or_default()
+                    .push(o);
             }
             let fits = by_agent.into_values().find(|os| {
                 need.iter().all(|(name, want)| {
