@@ -47,7 +47,11 @@ impl OpenStackBackend {
         crate::convert::server::instance_tag(&stamp.instance)?;
         Ok(OpenStackBackend {
             instance: stamp.instance.clone(),
-            groups: OpenStackGroups { client, stamp },
+            groups: OpenStackGroups {
+                client,
+                stamp,
+                server_groups: Arc::default(),
+            },
             deployments: NotYet,
             cron_jobs: NotYet,
         })

@@ -17,7 +17,7 @@ use tars_api::{Error, Result};
 use crate::config::{ApplicationCredentialRef, Auth, Domain, IdOrName, OpenStackConfig};
 use crate::convert::flavor::Flavor;
 use crate::convert::image::{PLACEHOLDER_DATA, find_query, image_create};
-use crate::convert::server::{COMPUTE_MICROVERSION, ServerCreateRequest};
+use crate::convert::server::{COMPUTE_MICROVERSION, ServerCreateRequest, server_group_create};
 use crate::convert::status::Server;
 
 /// How often a wait polls Nova or Glance.
@@ -32,6 +32,18 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client").finish_non_exhaustive()
     }
+}
+
+/// A Nova server group, as `os-server-groups` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct ServerGroup {
+    /// Its id.
+    pub(crate) id: String,
+    /// Its name (not unique in Nova).
+    pub(crate) name: String,
+    /// The ids of its servers that are not deleted.
+    #[serde(default)]
+    pub(crate) members: Vec<String>,
 }
 
 /// A failure Nova or Glance explains, kept as the source of [`Error::Backend`] so that a caller
@@ -351,6 +363,64 @@ impl Client {
                 });
             }
             tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// The project's server groups (`os-server-groups`: this project's only, for any user),
+    /// with their members that are not deleted.
+    pub(crate) async fn server_groups(&self) -> Result<Vec<ServerGroup>> {
+        #[derive(Deserialize)]
+        struct Groups {
+            server_groups: Vec<ServerGroup>,
+        }
+        let mut out: Vec<ServerGroup> = Vec::new();
+        loop {
+            let offset = out.len().to_string();
+            let page: Groups = self
+                .session
+                .get(COMPUTE, &["os-server-groups"])
+                .api_version(microversion())
+                .query(&[("limit", "1000"), ("offset", offset.as_str())])
+                .fetch()
+                .await
+                .map_err(|e| map_error(&e, None))?;
+            let n = page.server_groups.len();
+            out.extend(page.server_groups);
+            if n < 1000 {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Creates an anti-affinity server group named `name`; returns its id.
+    pub(crate) async fn create_server_group(&self, name: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Created {
+            server_group: ServerGroup,
+        }
+        let created: Created = self
+            .session
+            .post(COMPUTE, &["os-server-groups"])
+            .api_version(microversion())
+            .json(&server_group_create(name))
+            .fetch()
+            .await
+            .map_err(|e| map_error(&e, None))?;
+        Ok(created.server_group.id)
+    }
+
+    /// Deletes server group `id` (gone already is fine).
+    pub(crate) async fn delete_server_group(&self, id: &str) -> Result<()> {
+        match self
+            .session
+            .delete(COMPUTE, &["os-server-groups", id])
+            .api_version(microversion())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::ResourceNotFound => Ok(()),
+            Err(e) => Err(map_error(&e, None)),
         }
     }
 

@@ -162,6 +162,7 @@ pub struct OpenStackConfig {
     pub(crate) source_disables_tls_verify: bool,
     pub(crate) insecure_skip_tls_verify: bool,
     pub(crate) instance: Option<String>,
+    pub(crate) state_dir: Option<PathBuf>,
     pub(crate) secrets_in_user_data: bool,
     /// Where the settings came from, for error messages (`clouds.yaml: clouds.tars`, `OS_*`).
     pub(crate) source: String,
@@ -209,6 +210,7 @@ impl OpenStackConfig {
             source_disables_tls_verify: false,
             insecure_skip_tls_verify: false,
             instance: None,
+            state_dir: None,
             secrets_in_user_data: false,
             source,
         }
@@ -373,6 +375,21 @@ impl OpenStackConfig {
     pub fn instance(mut self, instance: impl Into<String>) -> Self {
         self.instance = Some(instance.into());
         self
+    }
+
+    /// Where tars keeps the state of its engines (deployments, their revisions and rollout
+    /// progress; cron jobs, their last slots and runs): a database file under `dir`, held by one
+    /// tars process at a time. A tars process restarted on the same directory resumes rollouts
+    /// and never starts a cron slot twice. Without it that state lives in memory and is lost
+    /// when the process ends (the servers stay: Nova keeps them).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// The state directory, if one is set.
+    pub fn state_dir_path(&self) -> Option<&Path> {
+        self.state_dir.as_deref()
     }
 
     /// **Insecure**: accepts any server certificate. For throw-away test clouds with

@@ -5,6 +5,12 @@
 //! base64 chunks (`tars:spec:NN`, 255 characters each): an ordinary user cannot read
 //! `user_data` back. Watch polls Nova (every [`WATCH_POLL`]): Nova has no change feed for a
 //! tenant.
+//!
+//! The replicas of a deployment asking for a spread share an anti-affinity server group
+//! (`convert::placement`), found or created before a replica's server is created and deleted
+//! once no server of it is left: after a replica's delete, after a failed create. One lock
+//! orders these steps, so that a group is never deleted between being found and receiving its
+//! server (Nova adds a member when it accepts the create).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,7 +30,8 @@ use tars_api::{ContainerGroup, ContainerGroupSpec, Error, Feature, LabelSelector
 use crate::client::Client;
 use crate::convert::Stamp;
 use crate::convert::metadata::{MAX_LEN, generation_of, label_key, labels_of, owned_by};
-use crate::convert::server::{boot_image_name, instance_tag, server_create};
+use crate::convert::placement::{is_server_group_of, server_group_for};
+use crate::convert::server::{SchedulerHints, boot_image_name, instance_tag, server_create};
 use crate::convert::status::{Server, group_status, timestamp};
 
 const KIND: Kind = Kind::ContainerGroup;
@@ -143,6 +150,9 @@ fn stamped_by_tars(server: &Server) -> bool {
 pub(crate) struct OpenStackGroups {
     pub(crate) client: Arc<Client>,
     pub(crate) stamp: Stamp,
+    /// Held while a server group is found or created and its server is sent, and while empty
+    /// server groups are deleted.
+    pub(crate) server_groups: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl OpenStackGroups {
@@ -204,18 +214,40 @@ impl OpenStackGroups {
     }
 
     /// Creates the server of `desired` and waits until it has left BUILD; a server that went to
-    /// ERROR is deleted before the error is returned (a failed create leaves nothing behind).
+    /// ERROR is deleted before the error is returned, with its server group if it was the
+    /// group's only server (a failed create leaves nothing behind).
     async fn create(&self, desired: &ContainerGroup) -> Result<ContainerGroup> {
         let image = boot_image_name(desired)?;
+        let server_group = server_group_for(desired, &self.stamp.instance)?;
         let flavors = self.client.flavors().await?;
         // Checked before anything is written: the flavor, the metadata, user_data.
-        let mut request = server_create(desired, &self.stamp, "", &flavors, None)?;
+        let mut request =
+            server_create(desired, &self.stamp, "", &flavors, server_group.as_deref())?;
         request.server.metadata.extend(spec_metadata(desired)?);
         request.server.image_ref = self
             .client
             .image_for(&image, "spec.containers[0].image")
             .await?;
-        let id = self.client.create_server(&request).await?;
+        let id = match &server_group {
+            None => self.client.create_server(&request).await?,
+            Some(name) => {
+                let held = self.server_groups.lock().await;
+                let sent = async {
+                    let group = self.server_group_named(name).await?;
+                    request.scheduler_hints = Some(SchedulerHints { group });
+                    self.client.create_server(&request).await
+                }
+                .await;
+                drop(held);
+                match sent {
+                    Ok(id) => id,
+                    Err(e) => {
+                        self.remove_empty_server_groups().await;
+                        return Err(e);
+                    }
+                }
+            }
+        };
         match self.client.wait_built(&id, WAIT).await {
             Ok(server) => group_of(&server).ok_or_else(|| {
                 Error::backend(
@@ -227,7 +259,42 @@ impl OpenStackGroups {
                 if let Err(cleanup) = self.client.delete_server(&id, WAIT).await {
                     tracing::warn!(server = %id, error = %cleanup, "failed create: server not removed");
                 }
+                if server_group.is_some() {
+                    self.remove_empty_server_groups().await;
+                }
                 Err(e)
+            }
+        }
+    }
+
+    /// The id of the server group named `name`, created (anti-affinity) when there is none.
+    /// Called with the server group lock held.
+    async fn server_group_named(&self, name: &str) -> Result<String> {
+        let existing = self.client.server_groups().await?;
+        if let Some(g) = existing.into_iter().find(|g| g.name == name) {
+            return Ok(g.id);
+        }
+        self.client.create_server_group(name).await
+    }
+
+    /// Deletes this instance's server groups that have no server left (a deployment's last
+    /// replica deleted, a failed create, or what a crashed tars left). A failure is logged,
+    /// not returned: the server it was about is gone already, and the next removal retries.
+    async fn remove_empty_server_groups(&self) {
+        let _held = self.server_groups.lock().await;
+        let groups = match self.client.server_groups().await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list server groups to remove empty ones");
+                return;
+            }
+        };
+        for g in groups {
+            if !g.members.is_empty() || !is_server_group_of(&g.name, &self.stamp.instance) {
+                continue;
+            }
+            if let Err(e) = self.client.delete_server_group(&g.id).await {
+                tracing::warn!(server_group = %g.name, error = %e, "empty server group not removed");
             }
         }
     }
@@ -259,12 +326,13 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
         crate::convert::server::user_data(&desired, &self.stamp)?;
         spec_metadata(&desired)?;
         boot_image_name(&desired)?;
+        let server_group = server_group_for(&desired, &self.stamp.instance)?;
         let current = match self.owned(name).await? {
             None => {
                 desired.metadata.generation = Some(1);
                 let object = if options.dry_run {
                     let flavors = self.client.flavors().await?;
-                    server_create(&desired, &self.stamp, "", &flavors, None)?;
+                    server_create(&desired, &self.stamp, "", &flavors, server_group.as_deref())?;
                     desired
                 } else {
                     self.create(&desired).await?
@@ -293,7 +361,7 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
         });
         let object = if options.dry_run {
             let flavors = self.client.flavors().await?;
-            server_create(&desired, &self.stamp, "", &flavors, None)?;
+            server_create(&desired, &self.stamp, "", &flavors, server_group.as_deref())?;
             let mut would = desired;
             would.metadata.uid = current.metadata.uid.clone();
             would
@@ -331,8 +399,15 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
         if servers.is_empty() {
             return Err(Self::not_found(name));
         }
+        let mut grouped = false;
         for server in servers {
+            grouped |= group_of(&server).is_some_and(|g| {
+                server_group_for(&g, &self.stamp.instance).is_ok_and(|sg| sg.is_some())
+            });
             self.client.delete_server(&server.id, WAIT).await?;
+        }
+        if grouped {
+            self.remove_empty_server_groups().await;
         }
         Ok(())
     }
@@ -355,6 +430,7 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
         let groups = OpenStackGroups {
             client: self.client.clone(),
             stamp: self.stamp.clone(),
+            server_groups: self.server_groups.clone(),
         };
         // Nova has no change feed: a task polls from now on, so that a change made before the
         // stream is read is still seen; it ends when the stream is dropped.

@@ -211,3 +211,116 @@ async fn no_valid_host_is_typed_and_leaves_no_server() {
     println!("no valid host after {took:?}: {message}");
     assert!(matches!(left, Err(Error::NotFound { .. })), "{left:?}");
 }
+
+/// A replica of deployment `deployment` as the rollout engine labels it, asking for a spread.
+fn spread_replica(deployment: &str, ordinal: u32) -> ContainerGroup {
+    let mut g = group(&format!("{deployment}-5f6d7c1a-{ordinal}"));
+    g.metadata
+        .labels
+        .insert(tars_api::meta::OWNER_LABEL.into(), deployment.into());
+    g.metadata
+        .labels
+        .insert("tars.dev/template-hash".into(), "5f6d7c1a".into());
+    g.spec.placement.spread = Some("hostname".into());
+    g
+}
+
+async fn server_groups_named(session: &osauth::Session, name: &str) -> Vec<serde_json::Value> {
+    let all: serde_json::Value = session
+        .get(COMPUTE, &["os-server-groups"])
+        .api_version(osauth::ApiVersion(2, 52))
+        .fetch()
+        .await
+        .unwrap();
+    all["server_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["name"] == name)
+        .cloned()
+        .collect()
+}
+
+async fn member_session() -> osauth::Session {
+    let c = config("tars");
+    let Auth::Password { password, .. } = c.auth() else {
+        panic!("tars uses a password")
+    };
+    let auth = osauth::identity::Password::new(
+        c.auth_url().as_str(),
+        "tars",
+        password.expose(),
+        "Default",
+    )
+    .unwrap()
+    .with_project_scope(
+        osauth::common::IdOrName::Name("tars".into()),
+        osauth::common::IdOrName::Name("Default".into()),
+    );
+    osauth::Session::new(auth).await.unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs a running stack with 2 compute hosts: TARS_OS_COMPUTE_HOSTS=2 up.sh"]
+async fn spread_replicas_take_distinct_hosts_and_one_too_many_finds_no_host() {
+    let instance = format!("livesg{:06x}", fastrand::u32(..0xffffff));
+    let backend = OpenStackBackend::connect(config("tars").instance(instance.as_str()))
+        .await
+        .unwrap();
+    let groups = backend.container_groups();
+    let session = member_session().await;
+    let sg_name = format!("tars:{instance}:web");
+    let mut hosts = Vec::new();
+    for i in 0..2 {
+        let out = groups
+            .apply(&spread_replica("web", i), ApplyOptions::default())
+            .await
+            .unwrap();
+        hosts.push(out.object.status.unwrap().host.unwrap());
+    }
+    assert_ne!(hosts[0], hosts[1], "anti-affinity: two hosts");
+    let sg = server_groups_named(&session, &sg_name).await;
+    assert_eq!(sg.len(), 1, "one server group per deployment: {sg:?}");
+    assert_eq!(sg[0]["policies"], serde_json::json!(["anti-affinity"]));
+    assert_eq!(sg[0]["members"].as_array().unwrap().len(), 2);
+
+    let t = Instant::now();
+    let err = groups
+        .apply(&spread_replica("web", 2), ApplyOptions::default())
+        .await
+        .expect_err("a third replica on two hosts");
+    let source = std::error::Error::source(&err).expect("typed source");
+    let Some(OpenStackError::NoValidHost { message }) = source.downcast_ref() else {
+        panic!("{err}")
+    };
+    println!(
+        "third replica: no valid host after {:?}: {message}",
+        t.elapsed()
+    );
+    assert!(matches!(
+        groups.get("web-5f6d7c1a-2").await,
+        Err(Error::NotFound { .. })
+    ));
+    let sg = server_groups_named(&session, &sg_name).await;
+    assert_eq!(sg[0]["members"].as_array().unwrap().len(), 2, "{sg:?}");
+
+    for i in 0..2 {
+        groups
+            .delete(&format!("web-5f6d7c1a-{i}"), DeleteOptions::default())
+            .await
+            .unwrap();
+    }
+    assert!(
+        server_groups_named(&session, &sg_name).await.is_empty(),
+        "the server group goes with the last replica"
+    );
+
+    // A lone group cannot spread: refused before any call, naming the field.
+    let mut lone = group("lone");
+    lone.spec.placement.spread = Some("hostname".into());
+    let err = groups
+        .apply(&lone, ApplyOptions::default())
+        .await
+        .expect_err("lone spread");
+    assert!(err.to_string().contains("spec.placement.spread"), "{err}");
+}

@@ -16,10 +16,13 @@
 //!   ([`metadata`]); Nova allows only `[a-zA-Z0-9-_:. ]` in keys and 255 characters in keys and
 //!   values.
 //! - **Status**: Nova's server status as a group phase ([`status`]).
+//! - **Spread**: the replicas of a deployment asking for one share an anti-affinity server
+//!   group ([`placement`]).
 
 pub(crate) mod flavor;
 pub(crate) mod image;
 pub(crate) mod metadata;
+pub(crate) mod placement;
 pub(crate) mod server;
 pub(crate) mod status;
 
