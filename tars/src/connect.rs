@@ -90,6 +90,37 @@ async fn connect_raw(url: &BackendUrl) -> Result<Arc<dyn Backend>> {
                 tars_backend_mesos::MesosBackend::connect(config).await?,
             ))
         }
+        #[cfg(feature = "openstack")]
+        BackendUrl::OpenStack {
+            cloud,
+            clouds,
+            region,
+            project,
+            state,
+            instance,
+        } => {
+            use tars_backend_openstack::OpenStackConfig;
+            let mut config = match (cloud, clouds) {
+                (Some(cloud), Some(path)) => OpenStackConfig::from_clouds_yaml(path, cloud)?,
+                (Some(cloud), None) => OpenStackConfig::from_cloud(cloud)?,
+                (None, _) => OpenStackConfig::from_env()?,
+            };
+            if let Some(r) = region {
+                config = config.region(r);
+            }
+            if let Some(p) = project {
+                config = config.project_name(p, "Default");
+            }
+            if let Some(dir) = state {
+                config = config.state_dir(dir);
+            }
+            if let Some(i) = instance {
+                config = config.instance(i);
+            }
+            Ok(Arc::new(
+                tars_backend_openstack::OpenStackBackend::connect(config).await?,
+            ))
+        }
         #[allow(unreachable_patterns)]
         other => Err(not_built(other.scheme())),
     }
@@ -100,6 +131,7 @@ fn not_built(scheme: &str) -> Error {
         ("local", cfg!(feature = "local")),
         ("k8s", cfg!(feature = "k8s")),
         ("mesos", cfg!(feature = "mesos")),
+        ("openstack", cfg!(feature = "openstack")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))
@@ -122,6 +154,7 @@ fn not_built(scheme: &str) -> Error {
 mod tests {
     use super::*;
 
+    #[cfg(not(feature = "openstack"))]
     #[tokio::test]
     async fn a_backend_not_built_in_names_its_feature() {
         let e = connect("openstack://devstack")
@@ -130,6 +163,30 @@ mod tests {
             .expect("not built");
         assert_eq!(e.field(), Some("url.scheme"));
         assert!(e.to_string().contains("`openstack` cargo feature"), "{e}");
+    }
+
+    #[cfg(feature = "openstack")]
+    #[tokio::test]
+    async fn openstack_urls_read_the_named_clouds_yaml_before_any_call() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("clouds.yaml");
+        // No project for a password: refused by the configuration check, before Keystone.
+        std::fs::write(
+            &path,
+            "clouds: {lab: {auth: {auth_url: 'http://127.0.0.1:9/v3', username: u, \
+             password: p}}}",
+        )
+        .expect("write");
+        let e = connect(&format!("openstack://lab?clouds={}", path.display()))
+            .await
+            .err()
+            .expect("no project");
+        assert_eq!(e.field(), Some("clouds.yaml: clouds.lab: project"), "{e}");
+        let e = connect(&format!("openstack://other?clouds={}", path.display()))
+            .await
+            .err()
+            .expect("no such cloud");
+        assert_eq!(e.field(), Some("clouds.yaml: clouds.other"), "{e}");
     }
 
     #[cfg(feature = "local")]

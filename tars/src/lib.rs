@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Backends are chosen by URL ([`connect`]) or built from their typed configuration; each is
-//! behind a cargo feature (`local`, on by default; `k8s`; `mesos`).
+//! behind a cargo feature (`local`, on by default; `k8s`; `mesos`; `openstack`).
 #![forbid(unsafe_code)]
 
 mod connect;
@@ -38,6 +38,10 @@ pub use tars_backend_k8s as k8s;
 /// The Mesos backend.
 #[cfg(feature = "mesos")]
 pub use tars_backend_mesos as mesos;
+
+/// The OpenStack backend.
+#[cfg(feature = "openstack")]
+pub use tars_backend_openstack as openstack;
 
 /// The README's code samples, compiled as doctests so they stay true.
 #[doc = include_str!("../../README.md")]

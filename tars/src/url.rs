@@ -5,7 +5,7 @@
 //! | `local:///state/dir[?instance=ID&secrets=/dir]` | embedded |
 //! | `k8s://?context=C&namespace=NS&state=/dir` | Kubernetes (kubeconfig context; in-cluster when absent) |
 //! | `mesos://HOST:5050?state=/dir[&chronos=http://HOST:4400]` | Mesos, optionally with Chronos |
-//! | `openstack://[CLOUD]?region=R&project=P&state=/dir` | OpenStack (no CLOUD: the `OS_*` environment) |
+//! | `openstack://[CLOUD][?clouds=/path/clouds.yaml&region=R&project=P&state=/dir&instance=ID]` | OpenStack: cloud CLOUD of `clouds.yaml` (the file `clouds` names, else the clients' search path); no CLOUD: the `OS_*` environment (or `OS_CLOUD`) |
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,10 +40,12 @@ pub enum BackendUrl {
         /// Instance id.
         instance: Option<String>,
     },
-    /// `openstack://[CLOUD]?region=R&project=P&state=/dir`.
+    /// `openstack://[CLOUD]?clouds=/path/clouds.yaml&region=R&project=P&state=/dir`.
     OpenStack {
         /// Cloud name in `clouds.yaml`; the `OS_*` environment when absent.
         cloud: Option<String>,
+        /// The `clouds.yaml` file; the OpenStack clients' search path when absent.
+        clouds: Option<PathBuf>,
         /// Region.
         region: Option<String>,
         /// Project.
@@ -137,9 +139,27 @@ impl BackendUrl {
                 })
             }
             "openstack" => {
-                let mut p = params(&["region", "project", "state", "instance"])?;
+                let mut p = params(&["clouds", "region", "project", "state", "instance"])?;
+                let cloud = url.host_str().filter(|h| !h.is_empty()).map(str::to_owned);
+                let clouds = p.remove("clouds").map(PathBuf::from);
+                if cloud.is_none() && clouds.is_some() {
+                    return Err(Error::invalid(
+                        "url.clouds",
+                        "a clouds.yaml needs the cloud to use: openstack://CLOUD?clouds=PATH",
+                    ));
+                }
+                if !matches!(url.path(), "" | "/") {
+                    return Err(Error::invalid(
+                        "url.path",
+                        format!(
+                            "openstack URLs have no path ({:?}): openstack://CLOUD?state=/dir",
+                            url.path()
+                        ),
+                    ));
+                }
                 Ok(BackendUrl::OpenStack {
-                    cloud: url.host_str().filter(|h| !h.is_empty()).map(str::to_owned),
+                    cloud,
+                    clouds,
                     region: p.remove("region"),
                     project: p.remove("project"),
                     state: p.remove("state").map(PathBuf::from),
@@ -193,6 +213,20 @@ mod tests {
             BackendUrl::parse("openstack://devstack?region=RegionOne"),
             Ok(BackendUrl::OpenStack { cloud: Some(_), .. })
         ));
+        assert_eq!(
+            BackendUrl::parse(
+                "openstack://tars?clouds=/tmp/os/clouds.yaml&state=/var/tars&instance=billing"
+            )
+            .expect("openstack"),
+            BackendUrl::OpenStack {
+                cloud: Some("tars".into()),
+                clouds: Some("/tmp/os/clouds.yaml".into()),
+                region: None,
+                project: None,
+                state: Some("/var/tars".into()),
+                instance: Some("billing".into()),
+            }
+        );
     }
 
     #[test]
@@ -218,6 +252,19 @@ mod tests {
         assert_eq!(
             field("mesos://m:5050?chronos=::").as_deref(),
             Some("url.chronos")
+        );
+        assert_eq!(
+            field("openstack://?clouds=/c.yaml").as_deref(),
+            Some("url.clouds")
+        );
+        assert_eq!(field("openstack://tars/extra").as_deref(), Some("url.path"));
+        assert_eq!(
+            field("openstack://tars?instance=Not_Valid").as_deref(),
+            Some("url.instance")
+        );
+        assert_eq!(
+            field("openstack://tars?password=x").as_deref(),
+            Some("url.password")
         );
     }
 }
