@@ -5,7 +5,11 @@
 //! cargo run --example quickstart                       # embedded backend, state in a temp dir
 //! cargo run --example quickstart -- --backend URL      # another backend (see tars::url)
 //! cargo run --example quickstart -- --keep             # leave the group running for inspection
+//! cargo run --example quickstart -- --backend URL --delete   # delete a group left by --keep
 //! ```
+//!
+//! On a backend without readiness checks (OpenStack: nothing on a Nova server runs the probe)
+//! the web server is applied without one, and the group is ready when its engine says it runs.
 
 use std::time::{Duration, Instant};
 
@@ -16,9 +20,10 @@ use tars::{Backend, Container, ContainerGroup, ContainerGroupSpec, Error, Featur
 
 const NAME: &str = "quickstart";
 
-/// The web server: Python's own HTTP server on the port tars gives it.
-fn server() -> Container {
-    Container::new(
+/// The web server: Python's own HTTP server on the port tars gives it, with a readiness check
+/// where the backend runs them.
+fn server(readiness: bool) -> Container {
+    let web = Container::new(
         "web",
         "python:3.12-slim",
         &[
@@ -27,8 +32,11 @@ fn server() -> Container {
             "exec python3 -m http.server \"$PORT_HTTP\" --bind 127.0.0.1",
         ],
     )
-    .with_port("http", Some(8000))
-    .with_readiness(
+    .with_port("http", Some(8000));
+    if !readiness {
+        return web;
+    }
+    web.with_readiness(
         Probe::new(ProbeAction::HttpGet {
             port: PortRef::Name("http".into()),
             path: "/".into(),
@@ -56,24 +64,30 @@ while True:
 struct Args {
     backend: Option<String>,
     keep: bool,
+    delete: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         backend: None,
         keep: false,
+        delete: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--backend" => args.backend = Some(it.next().ok_or("--backend needs a URL")?),
             "--keep" => args.keep = true,
+            "--delete" => args.delete = true,
             "-h" | "--help" => {
-                println!("usage: quickstart [--backend URL] [--keep]");
+                println!("usage: quickstart [--backend URL] [--keep | --delete]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
+    }
+    if args.keep && args.delete {
+        return Err("--keep and --delete exclude each other".into());
     }
     Ok(args)
 }
@@ -95,9 +109,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("tars quickstart: backend {url}");
     let backend = tars::connect(&url).await?;
     let caps = backend.capabilities().await?;
+    if args.delete {
+        let result = backend
+            .container_groups()
+            .delete(NAME, DeleteOptions::default())
+            .await;
+        backend.shutdown().await?;
+        result?;
+        println!("deleted {NAME}");
+        return Ok(());
+    }
 
-    let group = ContainerGroup::new(NAME, ContainerGroupSpec::new(vec![server(), poller()]))
-        .with_label("app", "quickstart");
+    let group = ContainerGroup::new(
+        NAME,
+        ContainerGroupSpec::new(vec![
+            server(caps.supports(Feature::ReadinessChecks)),
+            poller(),
+        ]),
+    )
+    .with_label("app", "quickstart");
     let plan = backend
         .container_groups()
         .apply(&group, ApplyOptions::dry_run())
@@ -128,13 +158,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     if args.keep {
-        println!(
-            "--keep: {NAME} stays running; inspect it with the engine's own tools, and delete it with tars when done"
-        );
-        if args.backend.is_none() {
-            let kept = state.keep();
-            println!("state directory kept at {}", kept.display());
-        }
+        // The local backend's state directory is where the group lives: keep it too.
+        let url = match &args.backend {
+            Some(url) => url.clone(),
+            None => format!("local://{}", state.keep().display()),
+        };
+        println!("--keep: {NAME} stays running; inspect it with the engine's own tools");
+        println!("remove it with: cargo run --example quickstart -- --backend '{url}' --delete");
         backend.shutdown().await?;
         return Ok(());
     }
