@@ -118,7 +118,7 @@ async fn quota_exceeded_is_typed_and_leaves_no_server() {
         .container_groups()
         .apply(&group("over-quota"), ApplyOptions::default())
         .await;
-    set_instance_quota(&admin, &project, 50).await;
+    set_instance_quota(&admin, &project, 500).await;
     let err = result.expect_err("over quota");
     let source = std::error::Error::source(&err).expect("typed source");
     let Some(OpenStackError::QuotaExceeded { message }) = source.downcast_ref() else {
@@ -194,7 +194,7 @@ async fn no_valid_host_is_typed_and_leaves_no_server() {
     let left = backend.container_groups().get("no-host").await;
     admin
         .put(COMPUTE, &["os-quota-sets", &project])
-        .json(&serde_json::json!({"quota_set": {"cores": 100}}))
+        .json(&serde_json::json!({"quota_set": {"cores": 1000}}))
         .send()
         .await
         .unwrap();
