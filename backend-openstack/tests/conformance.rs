@@ -4,7 +4,11 @@
 //! (`scripts/engines/openstack/up.sh STATE_DIR` writes `STATE_DIR/clouds.yaml`). Without the
 //! variable every case is ignored and the matrix reports the column as having no results. Each
 //! case runs as a tars instance of its own (`c` + random hex): Nova names are not unique, and
-//! tars instances do not see each other's servers.
+//! tars instances do not see each other's servers. Each case's tars keeps its engine state in
+//! a temporary state directory of its own, which a restart reopens.
+//!
+//! Nova's fake virt driver runs nothing; [`stand_in`] ends the cron runs as their commands say,
+//! through Nova's API, as a container runtime on a compute host would (`Target::runs_end`).
 //!
 //! ```sh
 //! TARS_OS_CLOUDS=/tmp/tars-os/clouds.yaml cargo test -p tars-backend-openstack --test conformance
@@ -18,6 +22,8 @@ use tars_api::Backend;
 use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
 use tars_backend_openstack::{Auth, OpenStackBackend, OpenStackConfig};
 use tars_conformance::{Target, harness};
+
+mod stand_in;
 
 const CLOUDS_ENV: &str = "TARS_OS_CLOUDS";
 
@@ -48,6 +54,12 @@ struct OpenStackTarget {
     config: OpenStackConfig,
     current: Mutex<Option<Instance>>,
     planted: Mutex<Vec<String>>,
+    /// Ends this instance's cron runs (see [`stand_in`]); stops when the target goes.
+    _stand_in: stand_in::StandIn,
+    /// The state directory of this case's tars.
+    _state: tempfile::TempDir,
+    /// The compute services up and enabled (`TARS_OS_COMPUTE_HOSTS` of up.sh).
+    hosts: usize,
 }
 
 fn clouds() -> Result<String, String> {
@@ -59,19 +71,25 @@ fn clouds() -> Result<String, String> {
     })
 }
 
-async fn probe_session(config: &OpenStackConfig) -> Result<osauth::Session, String> {
+/// A session of user `user` in project `project` (both in the default domain), with the
+/// password of `config` (cloud `tars` for the member, `tars-admin` for the admin).
+async fn probe_session(
+    config: &OpenStackConfig,
+    user: &str,
+    project: &str,
+) -> Result<osauth::Session, String> {
     let Auth::Password { password, .. } = config.auth() else {
-        return Err("the test cloud `tars` uses a password".into());
+        return Err("the test cloud uses a password".into());
     };
     let auth = osauth::identity::Password::new(
         config.auth_url().as_str(),
-        "tars",
+        user,
         password.expose(),
         "Default",
     )
     .map_err(|e| e.to_string())?
     .with_project_scope(
-        osauth::common::IdOrName::Name("tars".into()),
+        osauth::common::IdOrName::Name(project.into()),
         osauth::common::IdOrName::Name("Default".into()),
     );
     osauth::Session::new(auth).await.map_err(|e| e.to_string())
@@ -81,10 +99,28 @@ impl OpenStackTarget {
     async fn make() -> Result<Box<dyn Target>, String> {
         let path = clouds()?;
         let instance = format!("c{:08x}", fastrand::u32(..));
+        let state = tempfile::tempdir().map_err(|e| e.to_string())?;
         let config = OpenStackConfig::from_clouds_yaml(&path, "tars")
             .map_err(|e| e.to_string())?
-            .instance(instance.clone());
-        let session = probe_session(&config).await?;
+            .instance(instance.clone())
+            .state_dir(state.path());
+        let admin_config =
+            OpenStackConfig::from_clouds_yaml(&path, "tars-admin").map_err(|e| e.to_string())?;
+        let session = probe_session(&config, "tars", "tars").await?;
+        let admin = probe_session(&admin_config, "admin", "admin").await?;
+        let services: serde_json::Value = admin
+            .get(COMPUTE, &["os-services"])
+            .query(&[("binary", "nova-compute")])
+            .fetch()
+            .await
+            .map_err(|e| e.to_string())?;
+        let hosts = services["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["state"] == "up" && s["status"] == "enabled")
+            .count();
+        let stand_in = stand_in::StandIn::start(session.clone(), admin, &instance);
         let current = Mutex::new(Some(Instance::open(config.clone()).await?));
         Ok(Box::new(OpenStackTarget {
             session,
@@ -92,6 +128,9 @@ impl OpenStackTarget {
             config,
             current,
             planted: Mutex::new(Vec::new()),
+            _stand_in: stand_in,
+            _state: state,
+            hosts,
         }))
     }
 
@@ -193,22 +232,46 @@ impl Target for OpenStackTarget {
     fn programs_run(&self) -> Result<(), String> {
         Err(
             "the test cloud's Nova uses the fake virt driver: servers go ACTIVE but nothing runs \
-             in them (no logs, exits or probes)"
+             in them (no logs, exit codes or probes)"
                 .into(),
         )
     }
 
+    fn hosts(&self) -> usize {
+        self.hosts
+    }
+
+    fn runs_end(&self) -> Result<(), String> {
+        // The stand-in stops (or fails) each run's server as its command says.
+        Ok(())
+    }
+
     async fn restart(&self) -> Result<(), String> {
+        self.restart_after(std::time::Duration::ZERO).await
+    }
+
+    async fn restart_after(&self, down: std::time::Duration) -> Result<(), String> {
         let old = self
             .current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .ok_or("no instance to restart")?;
+        // As a crash would: the engines stop where they stand, the servers stay.
+        let _ = old.backend.shutdown().await;
         drop(old);
+        tokio::time::sleep(down).await;
         let fresh = Instance::open(self.config.clone()).await?;
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh);
         Ok(())
+    }
+
+    async fn open_second_instance(&self) -> Option<tars_api::Result<()>> {
+        Some(
+            OpenStackBackend::connect(self.config.clone())
+                .await
+                .map(drop),
+        )
     }
 
     async fn close(&self) {

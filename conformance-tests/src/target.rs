@@ -40,6 +40,21 @@ pub trait Target: Send + Sync {
         Ok(())
     }
 
+    /// How many hosts the engine can place groups on (distinct values of the `hostname`
+    /// attribute): a spread over hosts needs two or more to be seen.
+    fn hosts(&self) -> usize {
+        1
+    }
+
+    /// Whether a cron run's program ends as its command says — `true` and `exit 0` at once,
+    /// `sleep N` after N seconds, `exit N`/`false` as a failure — so that runs complete. Holds
+    /// where [`Target::programs_run`] does; a target whose engine runs nothing may stand in for
+    /// a container runtime (ending runs through the engine's own API) and say so here. The cron
+    /// cases that need exit codes, logs or probes still ask [`Target::programs_run`].
+    fn runs_end(&self) -> Result<(), String> {
+        self.programs_run()
+    }
+
     /// Makes this tars instance stop abruptly, as a crash of the process embedding it would
     /// (no cleanup, workloads left as they are), and starts a new instance on the same state;
     /// [`Target::backend`] returns the new one afterwards. `Err` says why the target cannot.

@@ -286,7 +286,7 @@ pub async fn cron_watch_sends_snapshot_then_changes(t: &dyn Target) -> Outcome {
             WatchEvent::Added(o) if o.name() == "watched-after" => {}
             other => return Err(format!("expected watched-after added, got {other:?}")),
         }
-        if t.programs_run().is_err() {
+        if t.runs_end().is_err() {
             // Runs never end here: a change of labels is the change to see.
             added.metadata.labels.insert("changed".into(), "yes".into());
             put(&*backend, &added).await?;
@@ -432,7 +432,7 @@ async fn fires_every_minute(t: &dyn Target) -> Result<(), String> {
             pair[1].slot
         );
     }
-    if t.programs_run().is_ok() {
+    if t.runs_end().is_ok() {
         wait_runs(
             &*backend,
             "every-minute",
@@ -981,7 +981,7 @@ pub async fn cron_trigger(t: &dyn Target) -> Outcome {
         put(&*backend, &job("manual", Some(YEARLY), "echo triggered")).await?;
         let group = backend.cron_jobs().trigger("manual").await.map_err(e2s)?;
         // Where programs do not run, a run starts but never ends.
-        let ends = t.programs_run().is_ok();
+        let ends = t.runs_end().is_ok();
         let h = wait_runs(
             &*backend,
             "manual",
@@ -1015,7 +1015,7 @@ pub async fn cron_history_limits(t: &dyn Target) -> Outcome {
     if let Some(refused) = kind_unsupported(&*t.backend()).await {
         return refused;
     }
-    if let Err(why) = t.programs_run() {
+    if let Err(why) = t.runs_end() {
         return Outcome::NotRun(why);
     }
     let backend = t.backend();
@@ -1069,7 +1069,7 @@ pub async fn cron_restart_exactly_once(t: &dyn Target) -> Outcome {
     {
         return o;
     }
-    if let Err(why) = t.programs_run() {
+    if let Err(why) = t.runs_end() {
         return Outcome::NotRun(why);
     }
     let run = async {

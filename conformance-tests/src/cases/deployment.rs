@@ -33,6 +33,7 @@ cases![
     deployment_delete_cleans_up,
     deployment_restart_resumes,
     deployment_recreate_never_mixes_revisions,
+    deployment_spread_keeps_replicas_apart,
 ];
 
 /// How long a rollout of a few replicas may take.
@@ -160,12 +161,50 @@ async fn unsupported_strategy(backend: &dyn Backend, feature: Feature) -> Option
 }
 
 async fn apply_d(backend: &dyn Backend, d: &Deployment) -> Result<Deployment, String> {
-    backend
-        .deployments()
-        .apply(d, ApplyOptions::default())
+    apply_with(backend, d, ApplyOptions::default())
         .await
         .map(|o| o.object)
+}
+
+/// Applies `d`; on a backend that runs no readiness check, without the template's check that
+/// always passes (`true`): a replica is then ready when its engine says it runs, which is what
+/// the check says anyway. A check that fails (`false`) is kept, to be refused.
+async fn apply_with(
+    backend: &dyn Backend,
+    d: &Deployment,
+    options: ApplyOptions,
+) -> Result<tars_api::api::ApplyOutcome<DeploymentSpec>, String> {
+    let mut d = d.clone();
+    if !caps(backend).await?.supports(Feature::ReadinessChecks) {
+        for c in &mut d.spec.template.spec.containers {
+            if c.readiness.as_ref().is_some_and(
+                |p| matches!(&p.check, ProbeAction::Exec { command } if command == &["true"]),
+            ) {
+                c.readiness = None;
+            }
+        }
+    }
+    backend
+        .deployments()
+        .apply(&d, options)
+        .await
         .map_err(|e| format!("apply deployment {}: {e}", d.name()))
+}
+
+/// `d` without the readiness check that always passes, on a backend that runs none (see
+/// [`apply_with`]).
+async fn fit(backend: &dyn Backend, d: &Deployment) -> Result<Deployment, String> {
+    let mut d = d.clone();
+    if !caps(backend).await?.supports(Feature::ReadinessChecks) {
+        for c in &mut d.spec.template.spec.containers {
+            if c.readiness.as_ref().is_some_and(
+                |p| matches!(&p.check, ProbeAction::Exec { command } if command == &["true"]),
+            ) {
+                c.readiness = None;
+            }
+        }
+    }
+    Ok(d)
 }
 
 fn api(backend: &dyn Backend) -> &dyn ObjectApi<DeploymentSpec> {
@@ -714,11 +753,7 @@ pub async fn deployment_idempotent_apply(t: &dyn Target) -> Outcome {
             .into_iter()
             .map(|g| (g.name().to_owned(), g.metadata.uid))
             .collect();
-        let again = backend
-            .deployments()
-            .apply(&d, ApplyOptions::default())
-            .await
-            .map_err(e2s)?;
+        let again = apply_with(&*backend, &d, ApplyOptions::default()).await?;
         ensure!(
             again.change == Change::Unchanged,
             "second apply: {:?}",
@@ -728,11 +763,12 @@ pub async fn deployment_idempotent_apply(t: &dyn Target) -> Outcome {
             again.object.metadata.generation == first.metadata.generation,
             "the generation moved"
         );
-        let dry = backend
-            .deployments()
-            .apply(&deployment("idem", 2, "v2"), ApplyOptions::dry_run())
-            .await
-            .map_err(e2s)?;
+        let dry = apply_with(
+            &*backend,
+            &deployment("idem", 2, "v2"),
+            ApplyOptions::dry_run(),
+        )
+        .await?;
         match &dry.change {
             Change::Updated { fields }
                 if fields
@@ -898,6 +934,64 @@ pub async fn deployment_recreate_never_mixes_revisions(t: &dyn Target) -> Outcom
         );
         expect_replicas(&*backend, "recreate", 2, "v2").await?;
         delete_d(t, "recreate").await
+    };
+    run.await.into()
+}
+
+/// A template asking for a spread over hosts keeps its replicas on distinct hosts (one replica
+/// per host of the engine); where spread is unsupported, such a deployment is refused.
+pub async fn deployment_spread_keeps_replicas_apart(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    if let Some(o) = unsupported(&*backend).await {
+        return o;
+    }
+    let hosts = t.hosts();
+    let mut d = deployment("spread", u32::try_from(hosts).unwrap_or(2).max(2), "v1");
+    d.spec.template.spec.placement.spread = Some("hostname".into());
+    let supported = match caps(&*backend).await {
+        Ok(c) => c.supports(Feature::Spread),
+        Err(e) => return Outcome::Fail(e),
+    };
+    if !supported {
+        let d = match fit(&*backend, &d).await {
+            Ok(d) => d,
+            Err(e) => return Outcome::Fail(e),
+        };
+        return match backend
+            .deployments()
+            .apply(&d, ApplyOptions::default())
+            .await
+        {
+            Err(Error::Unsupported {
+                feature: Feature::Spread,
+                reason,
+                ..
+            }) => Outcome::Unsupported(reason),
+            other => Outcome::Fail(format!(
+                "spread declared unsupported, but apply returned {other:?}"
+            )),
+        };
+    }
+    if hosts < 2 {
+        return Outcome::NotRun(format!(
+            "the engine places groups on {hosts} host: nothing to spread over"
+        ));
+    }
+    let run = async {
+        apply_d(&*backend, &d).await?;
+        wait_complete(&*backend, "spread").await?;
+        let groups = replicas(&*backend, "spread").await?;
+        let placed: Vec<Option<String>> = groups
+            .iter()
+            .map(|g| g.status.as_ref().and_then(|s| s.host.clone()))
+            .collect();
+        let distinct: std::collections::BTreeSet<&String> = placed.iter().flatten().collect();
+        ensure!(
+            groups.len() == hosts && distinct.len() == hosts,
+            "{hosts} replicas on {} distinct hosts: {placed:?}",
+            distinct.len()
+        );
+        delete_d(t, "spread").await
     };
     run.await.into()
 }
