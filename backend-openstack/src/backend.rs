@@ -3,29 +3,29 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tars_api::api::{
-    ApplyOptions, ApplyOutcome, ContainerGroups, CronJobs, DeleteOptions, Deployments, ListParams,
-    ObjectApi, ObjectList, WatchStream,
-};
-use tars_api::deployment::RevisionInfo;
-use tars_api::{
-    Backend, Capabilities, CronJobSpec, CronRun, DeploymentSpec, Error, Feature, LabelSelector,
-    Object, Result, Spec, Support,
-};
+use tars_api::api::{ContainerGroups, CronJobs, Deployments};
+use tars_api::{Backend, Capabilities, ContainerGroup, Feature, Result, Support};
+use tars_engine::api::{EngineCronJobs, EngineDeployments, SupportCheck, with_engine_features};
+use tars_engine::cron::CronConfig;
+use tars_engine::driver::ApiDriver;
+use tars_engine::rollout::EngineConfig;
+use tars_engine::store::{MemoryStore, RedbStore, Store};
 
 use crate::client::Client;
 use crate::config::OpenStackConfig;
 use crate::convert::Stamp;
-use crate::groups::OpenStackGroups;
+use crate::convert::placement::check_spread;
+use crate::cron_jobs::OpenStackCronJobs;
+use crate::groups::{OpenStackGroups, check_group};
 
-/// tars on an OpenStack cloud: each [`ContainerGroup`](tars_api::ContainerGroup) is one Nova
-/// server (see the crate docs). Deployments and CronJobs are not there yet
-/// ([`Error::Unsupported`]).
+/// tars on an OpenStack cloud: each [`ContainerGroup`] is one Nova server (see the crate docs);
+/// Deployments and CronJobs run on tars' rollout and cron engines over those servers, with
+/// their state in [`OpenStackConfig::state_dir`] (in memory without one).
 pub struct OpenStackBackend {
     instance: String,
-    groups: OpenStackGroups,
-    deployments: NotYet,
-    cron_jobs: NotYet,
+    groups: Arc<OpenStackGroups>,
+    deployments: EngineDeployments,
+    cron_jobs: OpenStackCronJobs,
 }
 
 impl std::fmt::Debug for OpenStackBackend {
@@ -37,32 +37,85 @@ impl std::fmt::Debug for OpenStackBackend {
 }
 
 impl OpenStackBackend {
-    /// Authenticates with `config` (Keystone v3) and finds Nova and Glance in the catalog.
+    /// Opens tars' state (the state directory, refused with `Error::Unavailable` while another
+    /// tars process holds it; else memory), authenticates with `config` (Keystone v3), finds
+    /// Nova and Glance in the catalog, removes the empty server groups a crashed tars of this
+    /// instance may have left, and resumes the stored deployments and cron jobs.
     pub async fn connect(config: OpenStackConfig) -> Result<Self> {
-        let client = Arc::new(Client::connect(&config).await?);
         let stamp = Stamp {
             instance: config.instance_id().to_owned(),
             secrets_in_user_data: config.secrets_in_user_data,
         };
+        tars_api::validate::name(&stamp.instance, "instance")?;
         crate::convert::server::instance_tag(&stamp.instance)?;
+        config.check()?;
+        let store: Arc<dyn Store> = match &config.state_dir {
+            Some(dir) => {
+                let dir = dir.clone();
+                Arc::new(
+                    tokio::task::spawn_blocking(move || RedbStore::open(&dir))
+                        .await
+                        .map_err(|e| tars_api::Error::backend(crate::BACKEND, e))??,
+                )
+            }
+            None => Arc::new(MemoryStore::new()),
+        };
+        let client = Arc::new(Client::connect(&config).await?);
+        let groups = Arc::new(OpenStackGroups {
+            client,
+            stamp: stamp.clone(),
+            server_groups: Arc::default(),
+            poller: Arc::default(),
+        });
+        groups.remove_empty_server_groups().await;
+        // The engines drive the groups directly (their calls are not the user's).
+        let deployments = EngineDeployments::start(
+            Arc::new(ApiDriver::new(groups.clone())),
+            store.clone(),
+            EngineConfig::new(crate::BACKEND, stamp.instance.clone()),
+            template_check(stamp.clone(), true),
+        )?;
+        let engine = EngineCronJobs::start(
+            Arc::new(ApiDriver::new(groups.clone())),
+            store,
+            stamp.instance.clone(),
+            CronConfig::new(crate::BACKEND),
+            template_check(stamp.clone(), false),
+        )?;
+        let cron_jobs = OpenStackCronJobs { engine };
         Ok(OpenStackBackend {
-            instance: stamp.instance.clone(),
-            groups: OpenStackGroups {
-                client,
-                stamp,
-                server_groups: Arc::default(),
-            },
-            deployments: NotYet,
-            cron_jobs: NotYet,
+            instance: stamp.instance,
+            groups,
+            deployments,
+            cron_jobs,
         })
     }
 }
 
-/// What the OpenStack backend does today.
+/// What the engines check of a template at apply: what a server of it needs; a spread over
+/// hosts for the replicas of a deployment (`spread`), none for the runs of a cron job (a run
+/// has no sibling to keep apart from).
+fn template_check(stamp: Stamp, spread: bool) -> SupportCheck {
+    Arc::new(move |group: &ContainerGroup| {
+        check_group(group, &stamp)?;
+        match &group.spec.placement.spread {
+            None => Ok(()),
+            Some(_) if spread => check_spread(group, "spec.placement"),
+            Some(_) => Err(crate::convert::unsupported(
+                Feature::Spread,
+                "spec.placement.spread",
+                "a spread keeps the replicas of a deployment apart; a cron job's runs have none",
+            )),
+        }
+    })
+}
+
+/// What the OpenStack backend does.
 pub(crate) fn capabilities() -> Capabilities {
     use Feature::*;
-    Capabilities::new()
+    let caps = Capabilities::new()
         .native(&[ContainerGroups, CpuLimits, MemoryLimits])
+        .with(Spread, Support::Native)
         .with(DryRun, Support::Emulated)
         .with(Selectors, Support::Emulated)
         .with(Paging, Support::Emulated)
@@ -82,35 +135,18 @@ pub(crate) fn capabilities() -> Capabilities {
         )
         .unsupported(
             &[
-                Deployments,
-                CronJobs,
-                Spread,
-                RollingUpdate,
-                Batches,
-                Gates,
-                Rollback,
-                AutoRollback,
-                PauseResume,
-                Scale,
-                TimeZones,
-                SecondsSchedules,
-                Iso8601Schedules,
-                Parents,
-                Concurrency,
-                Retries,
-                Trigger,
-            ],
-            "deployments and cron jobs on OpenStack are not built yet (issue 9)",
-        )
-        .unsupported(
-            &[
                 ImageEntrypoint,
                 ReadinessChecks,
                 LivenessChecks,
                 RestartPolicy,
             ],
             "the server's spec travels in user_data; nothing on the server acts on it yet",
-        )
+        );
+    // tars' rollout and cron engines over the servers; slots on whole minutes only.
+    with_engine_features(caps).unsupported(
+        &[SecondsSchedules],
+        "each run is a Nova server, built in seconds: schedules fire on whole minutes here",
+    )
 }
 
 #[async_trait]
@@ -128,7 +164,7 @@ impl Backend for OpenStackBackend {
     }
 
     fn container_groups(&self) -> &dyn ContainerGroups {
-        &self.groups
+        &*self.groups
     }
 
     fn deployments(&self) -> &dyn Deployments {
@@ -140,94 +176,10 @@ impl Backend for OpenStackBackend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        // The servers stay: the next tars process on the same state takes them over.
+        self.cron_jobs.engine.shutdown().await;
+        self.deployments.shutdown().await;
         Ok(())
-    }
-}
-
-/// Deployments and CronJobs: `Unsupported` until they are built.
-struct NotYet;
-
-fn not_yet(kind: &str, feature: Feature) -> Error {
-    Error::unsupported(
-        feature,
-        crate::BACKEND,
-        format!("{kind} on OpenStack are not built yet (issue 9)"),
-    )
-}
-
-trait KindFeature {
-    const FEATURE: Feature;
-    const WORD: &'static str;
-}
-
-impl KindFeature for DeploymentSpec {
-    const FEATURE: Feature = Feature::Deployments;
-    const WORD: &'static str = "deployments";
-}
-
-impl KindFeature for CronJobSpec {
-    const FEATURE: Feature = Feature::CronJobs;
-    const WORD: &'static str = "cron jobs";
-}
-
-fn nope<S: KindFeature>() -> Error {
-    not_yet(S::WORD, S::FEATURE)
-}
-
-#[async_trait]
-impl<S: Spec + KindFeature + Send + Sync> ObjectApi<S> for NotYet {
-    async fn apply(&self, _object: &Object<S>, _options: ApplyOptions) -> Result<ApplyOutcome<S>> {
-        Err(nope::<S>())
-    }
-
-    async fn get(&self, _name: &str) -> Result<Object<S>> {
-        Err(nope::<S>())
-    }
-
-    async fn list(&self, _params: &ListParams) -> Result<ObjectList<S>> {
-        Err(nope::<S>())
-    }
-
-    async fn delete(&self, _name: &str, _options: DeleteOptions) -> Result<()> {
-        Err(nope::<S>())
-    }
-
-    async fn watch(&self, _selector: &LabelSelector) -> Result<WatchStream<S>> {
-        Err(nope::<S>())
-    }
-}
-
-#[async_trait]
-impl Deployments for NotYet {
-    async fn scale(&self, _name: &str, _replicas: u32) -> Result<Object<DeploymentSpec>> {
-        Err(nope::<DeploymentSpec>())
-    }
-
-    async fn pause(&self, _name: &str) -> Result<Object<DeploymentSpec>> {
-        Err(nope::<DeploymentSpec>())
-    }
-
-    async fn resume(&self, _name: &str) -> Result<Object<DeploymentSpec>> {
-        Err(nope::<DeploymentSpec>())
-    }
-
-    async fn rollback(&self, _name: &str, _to: Option<u64>) -> Result<Object<DeploymentSpec>> {
-        Err(nope::<DeploymentSpec>())
-    }
-
-    async fn history(&self, _name: &str) -> Result<Vec<RevisionInfo>> {
-        Err(nope::<DeploymentSpec>())
-    }
-}
-
-#[async_trait]
-impl CronJobs for NotYet {
-    async fn trigger(&self, _name: &str) -> Result<String> {
-        Err(nope::<CronJobSpec>())
-    }
-
-    async fn runs(&self, _name: &str) -> Result<Vec<CronRun>> {
-        Err(nope::<CronJobSpec>())
     }
 }
 
@@ -241,8 +193,10 @@ mod tests {
         assert!(c.supports(Feature::ContainerGroups));
         assert!(c.supports(Feature::Watch));
         assert!(!c.supports(Feature::Logs));
-        assert!(!c.supports(Feature::Deployments));
-        assert!(!c.supports(Feature::CronJobs));
+        assert!(c.supports(Feature::Deployments));
+        assert!(c.supports(Feature::CronJobs));
+        assert!(c.supports(Feature::Spread));
+        assert!(!c.supports(Feature::SecondsSchedules));
         assert_eq!(
             c.iter().count(),
             Feature::ALL.len(),

@@ -13,7 +13,7 @@
 //! server (Nova adds a member when it accepts the create).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,6 +26,7 @@ use tars_api::api::{
 };
 use tars_api::meta::{Kind, ObjectMeta};
 use tars_api::{ContainerGroup, ContainerGroupSpec, Error, Feature, LabelSelector, Result, diff};
+use tokio::sync::broadcast;
 
 use crate::client::Client;
 use crate::convert::Stamp;
@@ -112,6 +113,17 @@ pub(crate) fn refuse_unsupported(group: &ContainerGroup) -> Result<()> {
     Ok(())
 }
 
+/// Everything about `group` that can be checked without a call: what the backend declares
+/// unsupported, Nova's limits on `user_data` and metadata, the image name, placement
+/// constraints (not the flavor: that needs Nova's list, nor the spread: see `convert::placement`).
+pub(crate) fn check_group(group: &ContainerGroup, stamp: &Stamp) -> Result<()> {
+    refuse_unsupported(group)?;
+    crate::convert::server::user_data(group, stamp)?;
+    spec_metadata(group)?;
+    boot_image_name(group)?;
+    crate::convert::server::refuse_constraints(group)
+}
+
 /// The group a server of tars stands for (`None` when its metadata holds no spec).
 pub(crate) fn group_of(server: &Server) -> Option<ContainerGroup> {
     let encoded: String = server
@@ -153,7 +165,12 @@ pub(crate) struct OpenStackGroups {
     /// Held while a server group is found or created and its server is sent, and while empty
     /// server groups are deleted.
     pub(crate) server_groups: Arc<tokio::sync::Mutex<()>>,
+    /// The sender of the polling task that feeds every watch, while one runs.
+    pub(crate) poller: Arc<Mutex<Option<broadcast::Sender<Snapshot>>>>,
 }
+
+/// What the poller sends each [`WATCH_POLL`]: every group of this instance, or why not.
+type Snapshot = Arc<Result<Vec<ContainerGroup>>>;
 
 impl OpenStackGroups {
     fn conflict(name: &str, reason: &str) -> Error {
@@ -195,6 +212,33 @@ impl OpenStackGroups {
             .await?
             .into_iter()
             .find(|s| s.task_state.as_deref() != Some("deleting")))
+    }
+
+    /// Snapshots of every group of this instance ([`Self::all`]), one each [`WATCH_POLL`], from
+    /// one polling task shared by every watch of the backend; it ends when no watch is left.
+    fn snapshots(&self) -> broadcast::Receiver<Snapshot> {
+        let mut slot = self.poller.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tx) = slot.as_ref().filter(|tx| tx.receiver_count() > 0) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(4);
+        *slot = Some(tx.clone());
+        let groups = OpenStackGroups {
+            client: self.client.clone(),
+            stamp: self.stamp.clone(),
+            server_groups: self.server_groups.clone(),
+            poller: Arc::default(),
+        };
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(WATCH_POLL).await;
+                if tx.receiver_count() == 0 {
+                    return;
+                }
+                let _ = tx.send(Arc::new(groups.all().await));
+            }
+        });
+        rx
     }
 
     /// Every server of this instance, as groups, sorted by name.
@@ -280,7 +324,7 @@ impl OpenStackGroups {
     /// Deletes this instance's server groups that have no server left (a deployment's last
     /// replica deleted, a failed create, or what a crashed tars left). A failure is logged,
     /// not returned: the server it was about is gone already, and the next removal retries.
-    async fn remove_empty_server_groups(&self) {
+    pub(crate) async fn remove_empty_server_groups(&self) {
         let _held = self.server_groups.lock().await;
         let groups = match self.client.server_groups().await {
             Ok(g) => g,
@@ -322,10 +366,7 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
         let name = object.name();
         let mut desired = self.desired(object);
         // What Nova would refuse, or tars cannot do here, refused before any call.
-        refuse_unsupported(&desired)?;
-        crate::convert::server::user_data(&desired, &self.stamp)?;
-        spec_metadata(&desired)?;
-        boot_image_name(&desired)?;
+        check_group(&desired, &self.stamp)?;
         let server_group = server_group_for(&desired, &self.stamp.instance)?;
         let current = match self.owned(name).await? {
             None => {
@@ -427,26 +468,28 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
             .filter(|g| keep(g))
             .map(|g| (g.metadata.name.clone(), g))
             .collect();
-        let groups = OpenStackGroups {
-            client: self.client.clone(),
-            stamp: self.stamp.clone(),
-            server_groups: self.server_groups.clone(),
-        };
-        // Nova has no change feed: a task polls from now on, so that a change made before the
-        // stream is read is still seen; it ends when the stream is dropped.
+        // Nova has no change feed: the backend's poller lists the servers from now on (one
+        // list a second for all watches), so that a change made before the stream is read is
+        // still seen; this watch's task ends when the stream is dropped.
+        let mut snapshots = self.snapshots();
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
             let mut seen = seen;
             loop {
-                tokio::time::sleep(WATCH_POLL).await;
-                if tx.is_closed() {
-                    return;
-                }
-                let now = match groups.all().await {
-                    Ok(now) => now,
-                    Err(e) if e.is_retryable() => continue,
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
+                let snapshot = tokio::select! {
+                    s = snapshots.recv() => s,
+                    () = tx.closed() => return,
+                };
+                let now = match snapshot.as_deref() {
+                    Ok(Ok(now)) => now.clone(),
+                    // Each snapshot is whole: one missed is no loss.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    Ok(Err(e)) if e.is_retryable() => continue,
+                    Ok(Err(e)) => {
+                        let _ = tx
+                            .send(Err(Error::backend(crate::BACKEND, e.to_string())))
+                            .await;
                         return;
                     }
                 };

@@ -1,22 +1,30 @@
 //! # tars-backend-openstack
 //!
-//! The OpenStack backend (in progress, issue 9): a
-//! [`ContainerGroup`](tars_api::ContainerGroup) is one Nova server, as nova-docker ran each
-//! container as an instance, through today's APIs: Keystone v3 (password or application
-//! credential), Nova (compute microversion 2.52), Glance (image records named after the
-//! container image, `container_format` `docker`).
+//! The OpenStack backend: a [`ContainerGroup`](tars_api::ContainerGroup) is one Nova server, as
+//! nova-docker ran each container as an instance, through today's APIs: Keystone v3 (password
+//! or application credential), Nova (compute microversion 2.52), Glance (image records named
+//! after the container image, `container_format` `docker`).
 //!
-//! So far: [`OpenStackConfig`] (how to reach the cloud: `clouds.yaml`, `OS_*` variables or code),
-//! the pure conversions between tars' kinds and Nova's requests and responses (`convert`), the
-//! client (an `osauth` session: Nova at microversion 2.52, Glance) and [`OpenStackBackend`] with
-//! its container groups: apply (validated first, dry-run, idempotent, a changed spec replaces
-//! the server), get, list, delete (returns when Nova answers 404), watch (**polls Nova** every
-//! second: Nova has no change feed for a tenant), logs `Unsupported`. The spec is kept in the
-//! server's metadata (`tars:spec:NN`, base64 chunks): members cannot read `user_data` back.
-//! Servers without tars' stamp are never touched (`Conflict`); servers of another tars instance
-//! are invisible to this one (Nova names are not unique). Quota, no valid host and image failures
-//! are [`OpenStackError`]s (Nova's message) inside `Error::Backend`; a create that ends in ERROR
-//! deletes its server. Deployments and CronJobs return `Unsupported` for now.
+//! - [`OpenStackConfig`]: how to reach the cloud (`clouds.yaml`, `OS_*` variables or code) and
+//!   where tars keeps its engines' state ([`OpenStackConfig::state_dir`]).
+//! - `convert`: the pure conversions between tars' kinds and Nova's requests and responses.
+//! - `client`: an `osauth` session (Nova at microversion 2.52, Glance).
+//! - [`OpenStackBackend`]: container groups: apply (validated first, dry-run, idempotent, a
+//!   changed spec replaces the server), get, list, delete (returns when Nova answers 404), watch
+//!   (**polls Nova** every second: Nova has no change feed for a tenant), logs `Unsupported`.
+//!   The spec is kept in the server's metadata (`tars:spec:NN`, base64 chunks): members cannot
+//!   read `user_data` back. Servers without tars' stamp are never touched (`Conflict`); servers
+//!   of another tars instance are invisible to this one (Nova names are not unique). Quota, no
+//!   valid host and image failures are [`OpenStackError`]s (Nova's message) inside
+//!   `Error::Backend`; a create that ends in ERROR deletes its server.
+//! - **Deployments** run on tars' rollout engine over those servers
+//!   (`tars_engine::api::EngineDeployments`); a template asking for a spread over hosts puts the
+//!   replicas in one anti-affinity server group per deployment (`tars:<instance>:<deployment>`),
+//!   removed with its last server. **CronJobs** run on tars' cron engine: a server per run, the
+//!   run complete when its server is SHUTOFF (failed at ERROR), its server deleted then, the
+//!   history kept within its limits; schedules fire on whole minutes (a slot off the minute is
+//!   `Unsupported`: a server takes seconds to build). Their state is in a database under the state directory, so
+//!   a restarted tars resumes rollouts and never starts a slot twice.
 //!
 //! ## The `openstack` crate (0.6, on `osauth` 0.5), checked against Keystone 30 / Nova 34 / Glance 33
 //!
@@ -65,8 +73,8 @@
 mod backend;
 mod client;
 mod config;
-#[allow(dead_code)] // parts are used by deployments and cron jobs, next
 mod convert;
+mod cron_jobs;
 mod groups;
 
 pub use backend::OpenStackBackend;

@@ -136,6 +136,18 @@ pub(crate) fn user_data(group: &ContainerGroup, stamp: &Stamp) -> Result<String>
     Ok(encoded)
 }
 
+/// Placement constraints are `Unsupported`: Nova shows tenants no host attributes.
+pub(crate) fn refuse_constraints(group: &ContainerGroup) -> Result<()> {
+    if group.spec.placement.constraints.is_empty() {
+        return Ok(());
+    }
+    Err(unsupported(
+        Feature::PlacementConstraints,
+        "spec.placement.constraints",
+        "host attributes are not exposed to tenants by Nova",
+    ))
+}
+
 /// The create request of `group`: booted from `image_id` (the Glance image named
 /// [`boot_image_name`]), on the smallest of `flavors` that fits, in `server_group` if given.
 /// A spread without a server group, and placement constraints, are `Unsupported`.
@@ -146,13 +158,7 @@ pub(crate) fn server_create(
     flavors: &[Flavor],
     server_group: Option<&str>,
 ) -> Result<ServerCreateRequest> {
-    if !group.spec.placement.constraints.is_empty() {
-        return Err(unsupported(
-            Feature::PlacementConstraints,
-            "spec.placement.constraints",
-            "host attributes are not exposed to tenants by Nova",
-        ));
-    }
+    refuse_constraints(group)?;
     if group.spec.placement.spread.is_some() && server_group.is_none() {
         return Err(unsupported(
             Feature::Spread,
