@@ -43,6 +43,22 @@ where
     run_cases(column, engine, Some(ENGINE_CASE_THREADS), make)
 }
 
+/// Like [`run_with_engine`], with at most `threads` cases at once unless `--test-threads` says
+/// otherwise: for an engine whose API serves fewer cases at once on a small machine (OpenStack's
+/// Nova API is one Python process here, and a cron run there is a server).
+pub fn run_with_engine_threads<F, Fut>(
+    column: &'static str,
+    engine: Result<(), String>,
+    threads: usize,
+    make: F,
+) -> !
+where
+    F: Fn() -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<Box<dyn Target>, String>> + Send,
+{
+    run_cases(column, engine, Some(threads), make)
+}
+
 fn run_cases<F, Fut>(
     column: &'static str,
     engine: Result<(), String>,

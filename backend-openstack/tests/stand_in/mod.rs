@@ -25,7 +25,7 @@ use osauth::services::COMPUTE;
 use tars_api::ContainerGroupSpec;
 
 /// How often the stand-in looks at the servers.
-const POLL: Duration = Duration::from_millis(250);
+const POLL: Duration = Duration::from_millis(500);
 
 /// The metadata key of the cron engine's label on a server (`tars.dev/cron-job`).
 const CRON_JOB_KEY: &str = "label:tars.dev:cron-job";

@@ -103,13 +103,16 @@ spawn() {
 # uwsgi NAME PORT WSGI_FILE [VAR=VALUE...]: an HTTP router on PORT (keep-alive: clients reuse
 # connections; --http-socket dropped them) in front of one worker with 4 threads, which the
 # router reaches on PORT+10. --die-on-term: SIGTERM stops it (uWSGI's default is to reload).
+# --buffer-size 65535: Nova lists a page of servers by asking Neutron for the ports of every one
+# in one GET (`device_id=...` per server); past ~75 servers that request is longer than uWSGI's
+# default 4 KiB and Neutron's router drops it, and Nova answers the list with 500.
 uwsgi_service() {
   local name=$1 port=$2 file=$3
   shift 3
   spawn "$name" "$@" -- "$V/bin/uwsgi" --http "127.0.0.1:$port" --http-keepalive \
     --socket "127.0.0.1:$((port + OS_UWSGI_SOCKET_OFFSET))" --wsgi-file "$SP/$file" \
     --callable application --master --processes 1 --threads 4 --lazy-apps --die-on-term \
-    --need-app --logto "$S/logs/$name-uwsgi.log"
+    --buffer-size 65535 --need-app --logto "$S/logs/$name-uwsgi.log"
 }
 
 # Runs a setup command with the stack's environment; its output goes to logs/up.log.
