@@ -29,21 +29,21 @@ pub(crate) fn refuse_sub_minute(job: &CronJob) -> Result<()> {
     let Ok(schedule) = Schedule::parse(expr, job.spec.time_zone.as_deref()) else {
         return Ok(());
     };
-    let off = schedule
+    let off_the_minute = schedule
         .upcoming(jiff::Timestamp::now())
         .take(SLOTS_CHECKED)
-        .find(|t| t.as_second().rem_euclid(60) != 0 || t.subsec_nanosecond() != 0);
-    match off {
-        None => Ok(()),
-        Some(slot) => Err(crate::convert::unsupported(
-            Feature::SecondsSchedules,
-            "spec.schedule",
-            &format!(
-                "{expr:?} fires off the minute ({slot}); each run is a Nova server, built in \
-                 seconds: schedules fire on whole minutes here"
-            ),
-        )),
+        .any(|t| t.as_second().rem_euclid(60) != 0 || t.subsec_nanosecond() != 0);
+    if !off_the_minute {
+        return Ok(());
     }
+    Err(crate::convert::unsupported(
+        Feature::SecondsSchedules,
+        "spec.schedule",
+        &format!(
+            "{expr:?} fires off the minute; each run is a Nova server, built in seconds: \
+             schedules fire on whole minutes here"
+        ),
+    ))
 }
 
 #[async_trait]
