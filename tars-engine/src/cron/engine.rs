@@ -318,7 +318,7 @@ impl CronEngine {
     /// away on the way) are read from the store, not every job.
     pub fn page(&self, params: &ListParams) -> ObjectList<CronJobSpec> {
         let core = self.inner.lock();
-        let mut names: Vec<&str> = core.jobs.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = core.jobs.keys().map(|k| &**k).collect();
         names.sort_unstable();
         let after = params.continue_token.as_deref();
         let start = after.map_or(0, |a| names.partition_point(|n| *n <= a));
