@@ -27,6 +27,7 @@
 //! groups; it uses this crate's RecordIO and types.
 #![forbid(unsafe_code)]
 
+pub mod chronos;
 mod config;
 pub mod convert;
 mod framework;
@@ -65,6 +66,8 @@ pub struct MesosBackend {
     groups: MesosGroups,
     deployments: UnsupportedApi<tars_api::DeploymentSpec>,
     cron_jobs: UnsupportedApi<tars_api::CronJobSpec>,
+    /// Cron jobs through Chronos, when one is configured.
+    chronos: Option<chronos::ChronosCronJobs>,
     driver: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -126,6 +129,14 @@ impl MesosBackend {
             }
             None => Arc::new(MemoryStore::new()),
         };
+        let chronos = match &config.chronos {
+            Some(c) => Some(chronos::ChronosCronJobs::new(
+                chronos::ChronosClient::new(&c.url)?,
+                config.instance_id(),
+                c.server,
+            )),
+            None => None,
+        };
         let fw = Framework::new(config, store)?;
         let driver = tokio::spawn(fw.clone().run());
         let http = reqwest::Client::builder()
@@ -141,6 +152,7 @@ impl MesosBackend {
             fw,
             deployments: UnsupportedApi::new(Feature::Deployments, BACKEND, NOT_YET),
             cron_jobs: UnsupportedApi::new(Feature::CronJobs, BACKEND, NOT_YET),
+            chronos,
             driver: Mutex::new(Some(driver)),
         })
     }
@@ -184,7 +196,10 @@ impl Backend for MesosBackend {
     }
 
     async fn capabilities(&self) -> Result<Capabilities> {
-        Ok(capabilities())
+        Ok(match &self.chronos {
+            Some(_) => chronos::capabilities(capabilities()),
+            None => capabilities(),
+        })
     }
 
     fn container_groups(&self) -> &dyn ContainerGroups {
@@ -196,7 +211,10 @@ impl Backend for MesosBackend {
     }
 
     fn cron_jobs(&self) -> &dyn CronJobs {
-        &self.cron_jobs
+        match &self.chronos {
+            Some(c) => c,
+            None => &self.cron_jobs,
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {
