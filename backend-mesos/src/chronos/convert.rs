@@ -337,7 +337,7 @@ fn cron_period(expr: &str) -> Option<String> {
     };
     let f: Vec<Field> = six.iter().map(|p| field(p)).collect::<Option<_>>()?;
     use Field::{Any, One, Step};
-    let every = |n: u32, modulus: u32| (modulus % n == 0).then_some(n);
+    let every = |n: u32, modulus: u32| modulus.is_multiple_of(n).then_some(n);
     match f.as_slice() {
         [Any, Any, Any, Any, Any, Any] => Some("PT1S".to_owned()),
         [Step(n), Any, Any, Any, Any, Any] => every(*n, 60).map(|n| format!("PT{n}S")),
@@ -682,46 +682,35 @@ mod tests {
 
     #[test]
     fn what_chronos_cannot_express_is_unsupported_naming_the_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut CronJob)>)> = vec![
-            (
-                "spec.concurrency",
-                Box::new(|j| j.spec.concurrency = ConcurrencyPolicy::Replace),
-            ),
-            ("spec.retry_backoff", Box::new(|j| j.spec.retries = 1)),
-            (
-                "spec.retries",
-                Box::new(|j| {
-                    j.spec.retries = 2;
-                    j.spec.retry_backoff = Duration::from_secs(60);
-                }),
-            ),
-            (
-                "spec.active_deadline",
-                Box::new(|j| j.spec.active_deadline = Some(Duration::from_millis(1500))),
-            ),
-            (
-                "spec.template.spec.containers:",
-                Box::new(|j| {
-                    let c = j.spec.template.spec.containers[0].clone();
-                    j.spec.template.spec.containers.push(c);
-                }),
-            ),
-            (
-                "spec.template.spec.containers[0].env[0].secret",
-                Box::new(|j| {
-                    j.spec.template.spec.containers[0].env = vec![EnvVar::from_secret(
-                        "T",
-                        tars_api::group::SecretRef {
-                            name: "creds".into(),
-                            key: "token".into(),
-                        },
-                    )];
-                }),
-            ),
-            (
-                "spec.template.spec.restart_policy",
-                Box::new(|j| j.spec.template.spec.restart_policy = RestartPolicy::Always),
-            ),
+        type Edit = fn(&mut CronJob);
+        let cases: Vec<(&str, Edit)> = vec![
+            ("spec.concurrency", |j| {
+                j.spec.concurrency = ConcurrencyPolicy::Replace
+            }),
+            ("spec.retry_backoff", |j| j.spec.retries = 1),
+            ("spec.retries", |j| {
+                j.spec.retries = 2;
+                j.spec.retry_backoff = Duration::from_secs(60);
+            }),
+            ("spec.active_deadline", |j| {
+                j.spec.active_deadline = Some(Duration::from_millis(1500))
+            }),
+            ("spec.template.spec.containers:", |j| {
+                let c = j.spec.template.spec.containers[0].clone();
+                j.spec.template.spec.containers.push(c);
+            }),
+            ("spec.template.spec.containers[0].env[0].secret", |j| {
+                j.spec.template.spec.containers[0].env = vec![EnvVar::from_secret(
+                    "T",
+                    tars_api::group::SecretRef {
+                        name: "creds".into(),
+                        key: "token".into(),
+                    },
+                )];
+            }),
+            ("spec.template.spec.restart_policy", |j| {
+                j.spec.template.spec.restart_policy = RestartPolicy::Always
+            }),
         ];
         for (field, change) in cases {
             let mut j = job(Some("@daily"));
