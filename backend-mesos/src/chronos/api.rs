@@ -129,11 +129,15 @@ impl ObjectApi<CronJobSpec> for ChronosCronJobs {
         // What Chronos cannot express is refused before any call — except that a cycle of
         // parents, which needs the stored jobs, is reported as the invalid input it is.
         let converted = convert::to_chronos(object, &self.instance, 1, None, &self.server, now);
-        let jobs = self.client.jobs().await?;
-        if !object.spec.parents.is_empty() {
+        let jobs = if object.spec.parents.is_empty() {
+            converted?;
+            self.client.jobs().await?
+        } else {
+            let jobs = self.client.jobs().await?;
             check_parents(object, &jobs)?;
-        }
-        converted?;
+            converted?;
+            jobs
+        };
         let name = object.name();
         let (generation, created_at, change) = match jobs.iter().find(|j| j.name == name) {
             None => (1, Some(now), Change::Created),
@@ -147,7 +151,10 @@ impl ObjectApi<CronJobSpec> for ChronosCronJobs {
                             .to_owned(),
                     });
                 };
-                let fields = changed_fields(&old, object);
+                // What is read back carries the ownership stamp; so must what it is compared with.
+                let mut wanted = object.clone();
+                wanted.metadata.stamp_owner(&self.instance);
+                let fields = changed_fields(&old, &wanted);
                 if fields.is_empty() {
                     return Ok(ApplyOutcome {
                         object: old,
