@@ -158,6 +158,19 @@ async fn jobs_with_parents_are_dependent_jobs_and_runs_come_from_chronos() {
     let status = jobs.get("load").await.expect("get").status_or_default();
     assert_eq!((status.error_count, status.success_count), (1, 0));
     assert!(status.last_error.is_some());
+    // A changed job is replaced in Chronos; its counters go with it.
+    let changed = child.with_label("tier", "gold");
+    jobs.apply(&changed, ApplyOptions::default())
+        .await
+        .expect("update");
+    let after = jobs.get("load").await.expect("get");
+    assert_eq!(after.metadata.generation, Some(2));
+    assert_eq!(
+        after.status_or_default().error_count,
+        1,
+        "the update lost the counters"
+    );
+    assert_eq!(after.status_or_default().last_error, status.last_error);
     double.stop().await;
 }
 

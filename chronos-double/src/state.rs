@@ -114,8 +114,8 @@ impl Shared {
     }
 
     /// `POST /v1/scheduler/iso8601` (`dependent` false) or `/v1/scheduler/dependency`: creates
-    /// the job, or replaces the one of that name (its counters restart: Chronos counts "since
-    /// the job was last modified").
+    /// the job, or replaces the one of that name; its counters are those posted (0 when
+    /// absent: Chronos counts "since the job was last modified").
     pub fn put_job(&self, def: JobDef, dependent: bool) -> Result<(), String> {
         let now = Timestamp::now();
         let tz = schedule::zone(def.schedule_time_zone.as_deref())?;
@@ -149,8 +149,8 @@ impl Shared {
         st.jobs.insert(
             name,
             Job {
+                counters: def.counters.clone(),
                 def,
-                counters: Counters::default(),
                 repeating,
                 epsilon,
                 epsilon_text,

@@ -49,6 +49,9 @@ pub struct JobDef {
     pub environment_variables: Vec<(String, String)>,
     /// `runAsUser`.
     pub run_as_user: String,
+    /// `successCount`, `errorCount`, `lastSuccess`, `lastError`, `errorsSinceLastSuccess`: read
+    /// from a posted job as Chronos' deserializer does (0 and `""` when absent).
+    pub counters: Counters,
 }
 
 fn string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
@@ -148,6 +151,13 @@ impl JobDef {
             container: m.get("container").filter(|v| !v.is_null()).cloned(),
             environment_variables,
             run_as_user: string(m, "runAsUser")?.unwrap_or_else(|| "root".to_owned()),
+            counters: Counters {
+                success_count: number(m, "successCount", 0.0)? as u64,
+                error_count: number(m, "errorCount", 0.0)? as u64,
+                last_success: string(m, "lastSuccess")?.unwrap_or_default(),
+                last_error: string(m, "lastError")?.unwrap_or_default(),
+                errors_since_last_success: number(m, "errorsSinceLastSuccess", 0.0)? as u64,
+            },
         })
     }
 }
@@ -235,6 +245,15 @@ mod tests {
         let out = to_json(&d, &Counters::default(), d.schedule.as_deref(), "PT60S");
         assert_eq!(out["container"]["image"], "libmesos/ubuntu");
         assert_eq!(out["successCount"], 0);
+        let posted = JobDef::from_json(&json!({
+            "name": "kept", "successCount": 190, "errorCount": 3, "lastError": "2014-03-01T00:10:15.957Z"
+        }))
+        .expect("job");
+        assert_eq!(
+            (posted.counters.success_count, posted.counters.error_count),
+            (190, 3)
+        );
+        assert_eq!(posted.counters.last_error, "2014-03-01T00:10:15.957Z");
         assert!(out.get("parents").is_none());
     }
 

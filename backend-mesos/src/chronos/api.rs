@@ -139,7 +139,8 @@ impl ObjectApi<CronJobSpec> for ChronosCronJobs {
             jobs
         };
         let name = object.name();
-        let (generation, created_at, change) = match jobs.iter().find(|j| j.name == name) {
+        let existing = jobs.iter().find(|j| j.name == name);
+        let (generation, created_at, change) = match existing {
             None => (1, Some(now), Change::Created),
             Some(j) => {
                 let Some(old) = convert::from_chronos(j, &self.instance) else {
@@ -169,7 +170,7 @@ impl ObjectApi<CronJobSpec> for ChronosCronJobs {
                 )
             }
         };
-        let job = convert::to_chronos(
+        let mut job = convert::to_chronos(
             object,
             &self.instance,
             generation,
@@ -177,6 +178,13 @@ impl ObjectApi<CronJobSpec> for ChronosCronJobs {
             &self.server,
             now,
         )?;
+        if let Some(old) = existing {
+            // A replaced job would start counting again: its counters go with it.
+            job.success_count = old.success_count;
+            job.error_count = old.error_count;
+            job.last_success = old.last_success.clone();
+            job.last_error = old.last_error.clone();
+        }
         if options.dry_run {
             let object = convert::from_chronos(&job, &self.instance)
                 .ok_or_else(|| Error::backend(convert::BACKEND, "tars' stamp did not read back"))?;

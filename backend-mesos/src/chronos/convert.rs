@@ -10,8 +10,9 @@
 //!   `retries` → `retries` (Chronos waits its server-wide `--failure_retry` before every
 //!   retry, so `retry_backoff` must be that delay and at most one retry is exact),
 //!   `concurrency` Allow/Forbid → `concurrent`, `suspend` → `disabled`, `starting_deadline` →
-//!   `epsilon`, `active_deadline` → `maxCompletionTime`, cpu/memory → `cpus`/`mem`, `env` →
-//!   `environmentVariables`.
+//!   `epsilon` (absent: the server's default `--task_epsilon`, 60 s in Chronos, applies —
+//!   Chronos has no unlimited), `active_deadline` → `maxCompletionTime`, cpu/memory →
+//!   `cpus`/`mem`, `env` → `environmentVariables`.
 //! * Ownership and what Chronos has no field for (labels, annotations, the generation, the
 //!   tars spec itself) travel in `description` as JSON under the key `tars`, and `ownerName`
 //!   says `tars/<instance>`: tars reads back what it applied, and only ever touches jobs

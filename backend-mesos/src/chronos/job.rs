@@ -2,8 +2,9 @@
 //! Configuration") and as its serializer writes it: what tars sends to `/v1/scheduler/iso8601`
 //! and `/v1/scheduler/dependency`, and what `/v1/scheduler/jobs` returns.
 //!
-//! Fields tars does not use are kept (`extra`) so that a job read back and compared loses
-//! nothing; counters and dates are Chronos' to set and are never sent.
+//! Fields tars does not use are kept on reading (`extra`) and not sent. The counters and dates
+//! are Chronos' own; Chronos also reads them from a posted job (its `JobDeserializer`), so tars
+//! sends back the current ones when it replaces a job, which would otherwise restart them.
 
 use std::collections::BTreeMap;
 
@@ -73,16 +74,16 @@ pub struct ChronosJob {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environment_variables: Vec<EnvironmentVariable>,
     /// Runs that succeeded since the job was last modified (Chronos sets it).
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub success_count: u64,
     /// Runs that failed since the job was last modified (Chronos sets it).
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub error_count: u64,
     /// Date of the last success, ISO 8601, `""` when none (Chronos sets it).
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub last_success: String,
     /// Date of the last failure, ISO 8601, `""` when none (Chronos sets it).
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub last_error: String,
     /// Fields tars does not interpret (`executor`, `fetch`, `constraints`, ...).
     #[serde(flatten, skip_serializing)]
@@ -228,9 +229,10 @@ mod tests {
         assert_eq!(job.disk, Some(10240.0));
         assert_eq!(job.environment_variables[0].value, "-Xmx1000m");
         assert!(job.extra.contains_key("executor"));
-        // Counters are Chronos' own: never sent back.
+        // Counters go back (a replaced job keeps them); fields tars does not know do not.
         let sent = serde_json::to_value(&job).expect("serialize");
-        assert!(sent.get("successCount").is_none() && sent.get("executor").is_none());
+        assert_eq!(sent["successCount"], 190);
+        assert!(sent.get("executor").is_none());
         assert!(
             !format!("{job:?}").contains("Xmx1000m"),
             "env values in Debug"
