@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// One Chronos job (scheduled: `schedule` set; dependent: `parents` set).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ChronosJob {
     /// The job name, `([\w\.-]+)`.
@@ -88,6 +88,26 @@ pub struct ChronosJob {
     /// Fields tars does not interpret (`executor`, `fetch`, `constraints`, ...).
     #[serde(flatten, skip_serializing)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for ChronosJob {
+    // The command, the environment and the description (which carries the tars spec, its
+    // environment included) may hold what a user considers secret: never in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChronosJob")
+            .field("name", &self.name)
+            .field("schedule", &self.schedule)
+            .field("schedule_time_zone", &self.schedule_time_zone)
+            .field("parents", &self.parents)
+            .field("retries", &self.retries)
+            .field("concurrent", &self.concurrent)
+            .field("disabled", &self.disabled)
+            .field("owner_name", &self.owner_name)
+            .field("environment_variables", &self.environment_variables)
+            .field("success_count", &self.success_count)
+            .field("error_count", &self.error_count)
+            .finish_non_exhaustive()
+    }
 }
 
 fn yes() -> bool {
@@ -233,9 +253,10 @@ mod tests {
         let sent = serde_json::to_value(&job).expect("serialize");
         assert_eq!(sent["successCount"], 190);
         assert!(sent.get("executor").is_none());
+        let debug = format!("{job:?}");
         assert!(
-            !format!("{job:?}").contains("Xmx1000m"),
-            "env values in Debug"
+            !debug.contains("Xmx1000m") && !debug.contains("job.bash"),
+            "{debug}"
         );
     }
 
