@@ -198,7 +198,12 @@ impl ObjectApi<CronJobSpec> for ChronosCronJobs {
     async fn get(&self, name: &str) -> Result<CronJob> {
         let (_, mut object) = self.owned(name).await?;
         let stat = self.client.stat(name).await.map_err(or_not_found(name))?;
-        let runs = convert::runs_from_stats(&object.spec, name, &stat.task_stat_history);
+        let runs = convert::runs_from_stats(
+            &object.spec,
+            name,
+            &stat.task_stat_history,
+            Timestamp::now(),
+        );
         let mut status = object.status_or_default();
         status.active = runs
             .iter()
@@ -343,6 +348,7 @@ impl CronJobs for ChronosCronJobs {
             &object.spec,
             name,
             &stat.task_stat_history,
+            Timestamp::now(),
         ))
     }
 }

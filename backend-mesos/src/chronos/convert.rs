@@ -462,8 +462,21 @@ fn stat_time(s: &str) -> Option<Timestamp> {
 /// * `started_at`/`finished_at` have Chronos' precision (whole seconds, UTC);
 /// * `manual` is true when the due time is not a slot of the job's schedule (Chronos starts a
 ///   manual run at the instant it was asked for); runs of a dependent job never say manual;
-/// * slots Chronos skipped are not in its history, so no run is ever `Missed`.
-pub fn runs_from_stats(spec: &CronJobSpec, name: &str, stats: &[TaskStat]) -> Vec<CronRun> {
+/// * Chronos keeps no record of a slot it skipped. With `concurrency: Forbid`, a slot of the
+///   schedule that has no task while a task of the job was running (to Chronos' precision) was
+///   skipped for that reason, as Chronos documents `concurrent: false`: such a slot, up to
+///   `now`, is given as `Missed`, its reason saying it is derived. Slots skipped for other
+///   reasons (past `epsilon`, Chronos down) cannot be told from a disabled job's, and are not
+///   listed;
+/// * a failed run that ran for at least its `active_deadline` (to the second) says so in its
+///   reason: Mesos stops a task at its `maxCompletionTime`, but Chronos does not report why a
+///   task failed.
+pub fn runs_from_stats(
+    spec: &CronJobSpec,
+    name: &str,
+    stats: &[TaskStat],
+    now: Timestamp,
+) -> Vec<CronRun> {
     let schedule = spec
         .schedule
         .as_deref()
@@ -506,9 +519,7 @@ pub fn runs_from_stats(spec: &CronJobSpec, name: &str, stats: &[TaskStat]) -> Ve
                 outcome,
                 exit_code: (outcome == RunOutcome::Succeeded).then_some(0),
                 reason: match outcome {
-                    RunOutcome::Failed => {
-                        Some("the task failed (Chronos reports no exit code or cause)".to_owned())
-                    }
+                    RunOutcome::Failed => Some(failure_reason(spec, s)),
                     RunOutcome::Running if s.status == "Fail" => {
                         Some("failed; a retry is due".to_owned())
                     }
@@ -518,8 +529,81 @@ pub fn runs_from_stats(spec: &CronJobSpec, name: &str, stats: &[TaskStat]) -> Ve
             })
         })
         .collect();
+    if spec.concurrency == ConcurrencyPolicy::Forbid
+        && let Some(schedule) = &schedule
+    {
+        let skipped = forbidden_slots(schedule, name, &runs, now);
+        runs.extend(skipped);
+        runs.sort_by_key(|r| r.slot);
+    }
     limit_history(&mut runs, spec);
     runs
+}
+
+/// Why a run failed, as far as Chronos' history tells.
+fn failure_reason(spec: &CronJobSpec, s: &TaskStat) -> String {
+    let ran = stat_time(&s.start_time)
+        .zip(stat_time(&s.end_time))
+        .map(|(start, end)| end.duration_since(start));
+    match (spec.active_deadline, ran) {
+        (Some(deadline), Some(ran))
+            if ran
+                >= jiff::SignedDuration::try_from(deadline)
+                    .unwrap_or(jiff::SignedDuration::MAX) =>
+        {
+            format!(
+                "failed after running for its active_deadline ({deadline:?}), when Mesos stops                  a task past its maxCompletionTime (Chronos reports no exit code or cause)"
+            )
+        }
+        _ => "the task failed (Chronos reports no exit code or cause)".to_owned(),
+    }
+}
+
+/// The most slots looked at between a job's first visible run and now.
+const MAX_SLOTS: usize = 10_000;
+
+/// Slots of `schedule` after the first scheduled run in `runs` and up to `now` that have no run
+/// while another run was active: skipped by Chronos because the job is not `concurrent`.
+fn forbidden_slots(
+    schedule: &Schedule,
+    name: &str,
+    runs: &[CronRun],
+    now: Timestamp,
+) -> Vec<CronRun> {
+    let Some(first) = runs.iter().filter(|r| !r.manual).map(|r| r.slot).min() else {
+        return Vec::new();
+    };
+    let taken: std::collections::BTreeSet<Timestamp> = runs.iter().map(|r| r.slot).collect();
+    schedule
+        .upcoming(first)
+        .take_while(|s| *s <= now)
+        .take(MAX_SLOTS)
+        .filter(|s| !taken.contains(s))
+        .filter_map(|slot| {
+            // Chronos' times are whole seconds: a run is active over [start, end + 1 s).
+            let second = Timestamp::from_second(slot.as_second()).ok()?;
+            let active = runs.iter().find(|r| {
+                r.started_at.is_some_and(|st| st <= second)
+                    && r.finished_at.is_none_or(|e| e >= second)
+                    && r.outcome != RunOutcome::Missed
+            })?;
+            Some(CronRun {
+                slot,
+                group: run_group(name, slot.as_millisecond()),
+                started_at: None,
+                finished_at: None,
+                attempt: 1,
+                outcome: RunOutcome::Missed,
+                exit_code: None,
+                reason: Some(format!(
+                    "concurrency Forbid: {} was active (Chronos skips such a slot without a \
+                     record; derived from its task history)",
+                    active.group
+                )),
+                manual: false,
+            })
+        })
+        .collect()
 }
 
 /// Keeps the newest successes and failures within the spec's limits (running runs all).
@@ -734,6 +818,63 @@ mod tests {
     }
 
     #[test]
+    fn slots_skipped_while_a_forbid_run_was_active_are_missed_and_deadlines_named() {
+        let mut spec = job(Some("* * * * * *")).spec;
+        spec.concurrency = ConcurrencyPolicy::Forbid;
+        spec.active_deadline = Some(Duration::from_secs(2));
+        spec.failed_history_limit = 10;
+        // 10:00:01 ran until 10:00:03 (failed: killed at its deadline), 10:00:02 and 10:00:03
+        // skipped; 10:00:04 ran; 10:00:05 .. 10:00:06 no run and none active: not listed.
+        let stats = vec![
+            stat(
+                "ct:1772359204000:0:report:",
+                "Success",
+                "03/01/26 10:00:04",
+                "03/01/26 10:00:04",
+            ),
+            stat(
+                "ct:1772359201000:0:report:",
+                "Fail",
+                "03/01/26 10:00:01",
+                "03/01/26 10:00:03",
+            ),
+        ];
+        let now: Timestamp = "2026-03-01T10:00:06.5Z".parse().expect("ts");
+        let runs = runs_from_stats(&spec, "report", &stats, now);
+        let view: Vec<_> = runs
+            .iter()
+            .map(|r| (r.slot.as_second() % 60, r.outcome))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (1, RunOutcome::Failed),
+                (2, RunOutcome::Missed),
+                (3, RunOutcome::Missed),
+                (4, RunOutcome::Succeeded),
+            ]
+        );
+        assert!(
+            runs[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("active_deadline"))
+        );
+        assert!(
+            runs[1]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("Forbid") && r.contains("report-1772359201000"))
+        );
+        spec.concurrency = ConcurrencyPolicy::Allow;
+        assert_eq!(
+            runs_from_stats(&spec, "report", &stats, now).len(),
+            2,
+            "Allow skips nothing"
+        );
+    }
+
+    #[test]
     fn runs_come_from_the_task_history_without_invented_data() {
         let mut spec = job(Some("*/2 * * * * *")).spec;
         spec.retries = 1;
@@ -777,7 +918,8 @@ mod tests {
                 "03/01/26 10:00:02",
             ),
         ];
-        let runs = runs_from_stats(&spec, "report", &stats);
+        let now: Timestamp = "2026-03-01T10:00:05Z".parse().expect("ts");
+        let runs = runs_from_stats(&spec, "report", &stats, now);
         let view: Vec<_> = runs
             .iter()
             .map(|r| {
@@ -811,7 +953,7 @@ mod tests {
         assert_eq!(runs[2].finished_at, None);
         spec.successful_history_limit = 0;
         spec.failed_history_limit = 0;
-        let kept = runs_from_stats(&spec, "report", &stats);
+        let kept = runs_from_stats(&spec, "report", &stats, now);
         assert_eq!(kept.len(), 1, "only the running run is kept: {kept:?}");
     }
 }
