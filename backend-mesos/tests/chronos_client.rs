@@ -115,6 +115,12 @@ async fn jobs_with_parents_are_dependent_jobs_and_runs_come_from_chronos() {
     jobs.apply(&child, ApplyOptions::default())
         .await
         .expect("child");
+    let csv = ChronosClient::new(&url)
+        .expect("client")
+        .graph_csv()
+        .await
+        .expect("graph");
+    assert!(csv.lines().any(|l| l == "link,extract,load"), "{csv}");
     let raw = raw_jobs(&url).await;
     let load = raw.iter().find(|j| j["name"] == "load").expect("load");
     assert_eq!(load["parents"], serde_json::json!(["extract"]));

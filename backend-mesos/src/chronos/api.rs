@@ -333,7 +333,10 @@ impl CronJobs for ChronosCronJobs {
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::Timeout {
-                    operation: format!("trigger {name}: Chronos to report the run"),
+                    operation: format!(
+                        "trigger {name}: the run was asked for, but Chronos' task history \
+                         (kept only when Chronos has Cassandra) did not show it"
+                    ),
                     after: SETTLE,
                 });
             }
