@@ -92,17 +92,6 @@ pub(crate) fn check_supported(group: &ContainerGroup) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn new_uid() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let now = jiff::Timestamp::now().as_nanosecond();
-    format!(
-        "{now:x}-{:x}-{:x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 impl LocalGroups {
     /// Whether a group folder of that name belongs to another tars instance.
     fn foreign(&self, name: &str) -> Result<bool> {
@@ -150,7 +139,7 @@ impl ObjectApi<ContainerGroupSpec> for LocalGroups {
                     if self.foreign(&name)? {
                         return Err(Self::conflict(&name));
                     }
-                    desired.metadata.uid = Some(new_uid());
+                    desired.metadata.uid = Some(tars_engine::uid::new_uid());
                     desired.metadata.generation = Some(1);
                     desired.metadata.created_at = Some(jiff::Timestamp::now());
                     if options.dry_run {

@@ -96,8 +96,8 @@ impl LocalBackend {
         let groups = Arc::new(LocalGroups {
             shared: shared.clone(),
         });
-        let deployments = Arc::new(LocalDeployments::start(&shared, groups.clone())?);
-        let cron_jobs = LocalCronJobs::start(shared.clone(), groups.clone())?;
+        let deployments = Arc::new(deployments::start(&shared, groups.clone())?);
+        let cron_jobs = cron_jobs::start(&shared, groups.clone())?;
         Ok(LocalBackend {
             groups,
             deployments,
@@ -305,7 +305,7 @@ impl Backend for LocalBackend {
 pub fn capabilities() -> Capabilities {
     use Feature::*;
     let cgroups = host::limits_unsupported_reason();
-    Capabilities::new()
+    let caps = Capabilities::new()
         .native(&[
             ContainerGroups,
             Watch,
@@ -327,21 +327,6 @@ pub fn capabilities() -> Capabilities {
             Spread,
             Support::Unsupported("a single host: nothing to spread over".into()),
         )
-        .unsupported(&[CpuLimits, MemoryLimits], &cgroups)
-        .with(Deployments, Support::Emulated)
-        .with(RollingUpdate, Support::Emulated)
-        .with(Batches, Support::Emulated)
-        .with(Gates, Support::Emulated)
-        .with(Rollback, Support::Emulated)
-        .with(AutoRollback, Support::Emulated)
-        .with(PauseResume, Support::Emulated)
-        .with(Scale, Support::Emulated)
-        .with(CronJobs, Support::Emulated)
-        .with(TimeZones, Support::Emulated)
-        .with(SecondsSchedules, Support::Emulated)
-        .with(Iso8601Schedules, Support::Emulated)
-        .with(Parents, Support::Emulated)
-        .with(Concurrency, Support::Emulated)
-        .with(Retries, Support::Emulated)
-        .with(Trigger, Support::Emulated)
+        .unsupported(&[CpuLimits, MemoryLimits], &cgroups);
+    tars_engine::api::with_engine_features(caps)
 }

@@ -43,8 +43,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use tars_api::capability::{Capabilities, Feature};
-use tars_api::unsupported::UnsupportedApi;
 use tars_api::{Backend, ContainerGroups, CronJobs, Deployments, Result};
+use tars_engine::api::{EngineCronJobs, EngineDeployments, SupportCheck};
+use tars_engine::cron::CronConfig;
+use tars_engine::driver::ApiDriver;
+use tars_engine::rollout::EngineConfig;
 use tars_engine::store::{MemoryStore, RedbStore, Store};
 use tokio::task::JoinHandle;
 
@@ -56,16 +59,12 @@ use groups::MesosGroups;
 /// The backend's name in errors and metrics.
 pub(crate) const BACKEND: &str = "mesos";
 
-/// Why deployments and cron jobs are refused (for now).
-const NOT_YET: &str =
-    "not implemented on Mesos yet (issue 8: tars' rollout and cron engines over task groups)";
-
 /// A tars framework on one Mesos cluster, one tars instance.
 pub struct MesosBackend {
     fw: Arc<Framework>,
-    groups: MesosGroups,
-    deployments: UnsupportedApi<tars_api::DeploymentSpec>,
-    cron_jobs: UnsupportedApi<tars_api::CronJobSpec>,
+    groups: Arc<MesosGroups>,
+    deployments: EngineDeployments,
+    cron_jobs: EngineCronJobs,
     /// Cron jobs through Chronos, when one is configured.
     chronos: Option<chronos::ChronosCronJobs>,
     driver: Mutex<Option<JoinHandle<()>>>,
@@ -83,7 +82,7 @@ impl std::fmt::Debug for MesosBackend {
 
 /// What this backend supports.
 fn capabilities() -> Capabilities {
-    Capabilities::new()
+    let caps = Capabilities::new()
         .native(&[
             Feature::ContainerGroups,
             Feature::Watch,
@@ -98,7 +97,6 @@ fn capabilities() -> Capabilities {
             Feature::MemoryLimits,
             Feature::RestartPolicy,
         ])
-        .unsupported(&[Feature::Deployments, Feature::CronJobs], NOT_YET)
         .unsupported(
             &[Feature::ImageEntrypoint],
             "the tars executor runs host processes: give each container a command",
@@ -109,8 +107,10 @@ fn capabilities() -> Capabilities {
         )
         .unsupported(
             &[Feature::Spread],
-            "spread places the replicas of a deployment; a single group has nothing to spread",
-        )
+            "spreading replicas over agents is not implemented on Mesos yet (offers are matched group by group)",
+        );
+    // tars' rollout and cron engines over task groups, inside the framework.
+    tars_engine::api::with_engine_features(caps)
 }
 
 impl MesosBackend {
@@ -137,21 +137,39 @@ impl MesosBackend {
             )),
             None => None,
         };
-        let fw = Framework::new(config, store)?;
-        let driver = tokio::spawn(fw.clone().run());
+        let fw = Framework::new(config, store.clone())?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| tars_api::Error::backend(BACKEND, e))?;
+        let groups = Arc::new(MesosGroups {
+            fw: fw.clone(),
+            caps: capabilities(),
+            http,
+        });
+        // tars' engines drive the groups directly (their calls are not the user's) and keep
+        // their state beside the framework's, in the same store.
+        let caps = capabilities();
+        let check: SupportCheck = Arc::new(move |g| convert::check_supported(&g.spec, &caps));
+        let deployments = EngineDeployments::start(
+            Arc::new(ApiDriver::new(groups.clone())),
+            store.clone(),
+            EngineConfig::new(BACKEND, fw.instance.clone()),
+            check.clone(),
+        )?;
+        let cron_jobs = EngineCronJobs::start(
+            Arc::new(ApiDriver::new(groups.clone())),
+            store,
+            fw.instance.clone(),
+            CronConfig::new(BACKEND),
+            check,
+        )?;
+        let driver = tokio::spawn(fw.clone().run());
         Ok(MesosBackend {
-            groups: MesosGroups {
-                fw: fw.clone(),
-                caps: capabilities(),
-                http,
-            },
+            groups,
             fw,
-            deployments: UnsupportedApi::new(Feature::Deployments, BACKEND, NOT_YET),
-            cron_jobs: UnsupportedApi::new(Feature::CronJobs, BACKEND, NOT_YET),
+            deployments,
+            cron_jobs,
             chronos,
             driver: Mutex::new(Some(driver)),
         })
@@ -167,9 +185,20 @@ impl MesosBackend {
     /// [`shutdown`](Backend::shutdown)s leaves its tasks running for the failover timeout.
     pub async fn teardown(&self) -> Result<()> {
         self.fw.synced(std::time::Duration::from_secs(30)).await?;
+        self.cron_jobs.shutdown().await;
+        self.deployments.shutdown().await;
         self.fw.teardown().await?;
         self.stop().await;
         Ok(())
+    }
+
+    /// Ends tars' engines and the subscription at once, touching no task, as a crash of the
+    /// process would (tests of recovery); a backend connected later on the same state takes
+    /// over.
+    pub async fn abandon(&self) {
+        self.deployments.abandon().await;
+        self.cron_jobs.shutdown().await;
+        self.stop().await;
     }
 
     async fn stop(&self) {
@@ -203,7 +232,7 @@ impl Backend for MesosBackend {
     }
 
     fn container_groups(&self) -> &dyn ContainerGroups {
-        &self.groups
+        &*self.groups
     }
 
     fn deployments(&self) -> &dyn Deployments {
@@ -218,8 +247,11 @@ impl Backend for MesosBackend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        // The engines first, so that no run or replica starts while the framework lets go.
         // The subscription is dropped, not torn down: the tasks keep running and the next
         // tars process on the same state fails over to this framework.
+        self.cron_jobs.shutdown().await;
+        self.deployments.shutdown().await;
         self.stop().await;
         Ok(())
     }

@@ -192,7 +192,7 @@ impl Target for MesosTarget {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .ok_or("no instance to restart")?;
-        let _ = old.raw.shutdown().await;
+        old.raw.abandon().await;
         drop(old);
         tokio::time::sleep(down).await;
         let fresh = Instance::open(self.config.clone()).await?;

@@ -16,6 +16,7 @@
 pub mod cases;
 pub mod fixtures;
 pub mod harness;
+pub mod kills;
 pub mod matrix;
 mod outcome;
 mod target;

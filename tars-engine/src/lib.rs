@@ -6,12 +6,14 @@
 //! [`wait::wait_for`], and the [`rollout`] engine behind Deployments.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod cron;
 pub mod driver;
 pub mod layer;
 pub mod metrics;
 pub mod rollout;
 pub mod store;
+pub mod uid;
 pub mod wait;
 pub mod watcher;
 pub mod webhook;

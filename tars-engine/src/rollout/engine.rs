@@ -399,6 +399,16 @@ impl RolloutEngine {
     }
 }
 
+/// A dropped engine ends its controllers as [`RolloutEngine::abandon`] does (replicas are not
+/// touched): none outlives the backend that held it.
+impl Drop for RolloutEngine {
+    fn drop(&mut self) {
+        for task in self.take_tasks() {
+            task.abort();
+        }
+    }
+}
+
 /// Stops every replica of `name` until none is left, then removes its records.
 pub(super) async fn finish_delete(
     inner: &Arc<Inner>,

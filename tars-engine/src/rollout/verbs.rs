@@ -2,7 +2,7 @@
 //! history, delete.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tars_api::api::{ApplyOptions, ApplyOutcome, Change, ListParams, ObjectList, WatchEvent};
@@ -17,16 +17,7 @@ use super::progress::{EventKind, Progress};
 use super::watch::{self as dwatch, Change as Delta};
 use super::{controller, now_ms, revision};
 use crate::store::Batch;
-
-fn new_uid() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{:x}-{:x}-{:x}",
-        now_ms(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use crate::uid::new_uid;
 
 impl RolloutEngine {
     /// Creates or updates a deployment; a new template becomes a new revision and starts a

@@ -1,0 +1,261 @@
+//! The crash test every backend with tars' own engines runs: the tars process is killed with
+//! SIGKILL again and again while a Deployment rolls from one revision to the next and a
+//! per-second CronJob fires; each time a new process takes over the same state and starts the
+//! next rollout. At the end the Deployment has converged on the last revision applied and every
+//! slot of the CronJob from the first to the last is one run or one `Missed` record: none
+//! started twice, none vanished.
+//!
+//! A backend's test binary holds two tests: the child ([`child`], which returns at once unless
+//! [`STATE_ENV`] is set) and the parent, which calls [`kill_children`] and then checks the end
+//! state with [`converged_revision`] and [`cron_history_settled`] plus its own look at the
+//! engine (processes, tasks).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tars_api::api::ApplyOptions;
+use tars_api::conditions::is_deployment_complete;
+use tars_api::group::GroupTemplate;
+use tars_api::{
+    Backend, Container, ContainerGroupSpec, CronJob, CronJobSpec, CronRun, Deployment,
+    DeploymentSpec, RestartPolicy, RunOutcome, Strategy,
+};
+
+/// The variable that makes the child test run: the state directory.
+pub const STATE_ENV: &str = "TARS_ROLLOUT_KILL_STATE";
+
+/// The Deployment's name.
+pub const DEPLOYMENT: &str = "web";
+
+/// The CronJob's name.
+pub const JOB: &str = "tick";
+
+/// The Deployment's replicas.
+pub const REPLICAS: u32 = 4;
+
+/// What the child prints once its backend is open.
+const OPENED: &str = "tars-rollout-opened";
+
+/// Revision `rev` of the Deployment: the sleep length tells the revisions apart.
+pub fn deployment(rev: u64) -> Deployment {
+    let mut c = Container::new("main", "busybox", &["sleep"]);
+    c.args = vec![format!("{}", 10_000 + rev)];
+    let mut spec = ContainerGroupSpec::new(vec![c]);
+    spec.termination_grace_period = Duration::from_secs(2);
+    Deployment::new(
+        DEPLOYMENT,
+        DeploymentSpec {
+            replicas: REPLICAS,
+            template: GroupTemplate {
+                labels: [("app".to_owned(), DEPLOYMENT.to_owned())].into(),
+                annotations: Default::default(),
+                spec,
+            },
+            // A rollout of 4 replicas, one at a time, takes well over a second: the kills
+            // land in the middle of one most of the time.
+            min_ready: Duration::from_millis(400),
+            strategy: Strategy::default(),
+            progress_deadline: None,
+            auto_rollback: false,
+            paused: false,
+            revision_history_limit: 3,
+        },
+    )
+}
+
+/// The revision of a group or template of [`deployment`].
+pub fn revision_of(spec: &ContainerGroupSpec) -> Option<u64> {
+    spec.containers
+        .first()?
+        .args
+        .first()?
+        .parse::<u64>()
+        .ok()?
+        .checked_sub(10_000)
+}
+
+/// The per-second CronJob, suspended or not.
+pub fn tick(suspend: bool) -> CronJob {
+    let mut spec = ContainerGroupSpec::new(vec![Container::new("main", "none", &["true"])]);
+    spec.restart_policy = RestartPolicy::Never;
+    CronJob::new(
+        JOB,
+        CronJobSpec {
+            suspend,
+            successful_history_limit: 1000,
+            failed_history_limit: 1000,
+            ..CronJobSpec::new(Some("* * * * * *"), spec)
+        },
+    )
+}
+
+/// The revisions the journal says were begun and finished, in order.
+pub fn journal(state: &Path) -> (Vec<u64>, Vec<u64>) {
+    let text = std::fs::read_to_string(state.join("journal")).unwrap_or_default();
+    let (mut begun, mut ended) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        match line.split_once(' ') {
+            Some(("begin", r)) => begun.extend(r.parse::<u64>().ok()),
+            Some(("end", r)) => ended.extend(r.parse::<u64>().ok()),
+            _ => {}
+        }
+    }
+    (begun, ended)
+}
+
+/// The child's work, on a backend opened on `state`: applies the CronJob, then rolls the
+/// Deployment from revision to revision until it is killed. Each rollout is journaled before
+/// and after, fsynced.
+pub async fn child(backend: &dyn Backend, state: &Path) {
+    backend
+        .cron_jobs()
+        .apply(&tick(false), ApplyOptions::default())
+        .await
+        .expect("cron job");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(state.join("journal"))
+        .expect("journal");
+    let mut note = |line: String| {
+        writeln!(file, "{line}").expect("journal write");
+        file.sync_data().expect("journal sync");
+    };
+    println!("{OPENED}");
+    let mut rev = journal(state).0.last().copied().unwrap_or(0);
+    loop {
+        rev += 1;
+        note(format!("begin {rev}"));
+        backend
+            .deployments()
+            .apply(&deployment(rev), ApplyOptions::default())
+            .await
+            .expect("apply");
+        tars_engine::wait::wait_for(
+            backend.deployments(),
+            DEPLOYMENT,
+            is_deployment_complete(),
+            Duration::from_secs(60),
+            |_| {},
+        )
+        .await
+        .expect("rollout");
+        note(format!("end {rev}"));
+    }
+}
+
+/// The state directory the parent gave the child, if this process is a child.
+pub fn child_state() -> Option<PathBuf> {
+    std::env::var_os(STATE_ENV).map(PathBuf::from)
+}
+
+/// Runs test `child_test` of this test binary as the tars process `kills` times, with
+/// `envs` and [`STATE_ENV`] set to `state`, killing it with SIGKILL at varied moments
+/// (deterministic, 0.3–2.5 s after it opened its backend). Returns how many kills landed in
+/// the middle of a rollout.
+pub fn kill_children(child_test: &str, state: &Path, kills: u64, envs: &[(&str, &str)]) -> u64 {
+    let exe = std::env::current_exe().expect("test binary");
+    let mut mid_rollout = 0;
+    for kill in 0..kills {
+        let mut child = Command::new(&exe)
+            .args([child_test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(STATE_ENV, state)
+            .envs(envs.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the child");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut opened = false;
+        for line in BufReader::new(stdout).lines() {
+            // libtest may print "test NAME ... " before the output on the same line.
+            if line.expect("read").trim_end().ends_with(OPENED) {
+                opened = true;
+                break;
+            }
+        }
+        assert!(opened, "child {kill} never opened the backend");
+        std::thread::sleep(Duration::from_millis(300 + (kill * 577) % 2200));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        let (begun, ended) = journal(state);
+        if begun.len() > ended.len() {
+            mid_rollout += 1;
+        }
+    }
+    mid_rollout
+}
+
+/// Waits for the Deployment to converge after the last kill and checks it is on the last
+/// revision begun or the last finished (a rollout killed before its apply was stored leaves
+/// the previous one). Returns the revision.
+pub async fn converged_revision(backend: &dyn Backend, state: &Path) -> u64 {
+    let (begun, ended) = journal(state);
+    let last_begun = *begun.last().expect("a rollout began");
+    let last_ended = ended.last().copied().unwrap_or(0);
+    let done = tars_engine::wait::wait_for(
+        backend.deployments(),
+        DEPLOYMENT,
+        is_deployment_complete(),
+        Duration::from_secs(90),
+        |_| {},
+    )
+    .await
+    .expect("the Deployment converges after the last kill")
+    .expect("the Deployment exists");
+    let rev = revision_of(&done.spec.template.spec).expect("revision");
+    assert!(
+        rev == last_begun || rev == last_ended,
+        "converged on revision {rev}; the journal's last begun is {last_begun}, last ended {last_ended}"
+    );
+    rev
+}
+
+/// Suspends the CronJob, waits until no run is active, and checks that every slot from the
+/// first to the last is one record. Returns the history.
+pub async fn cron_history_settled(backend: &dyn Backend) -> Vec<CronRun> {
+    backend
+        .cron_jobs()
+        .apply(&tick(true), ApplyOptions::default())
+        .await
+        .expect("suspend");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let history = loop {
+        let h = backend.cron_jobs().runs(JOB).await.expect("runs");
+        if h.iter().all(|r| r.outcome != RunOutcome::Running) {
+            break h;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "runs still active: {h:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    crate::cases::cron::check_every_slot_once(&history).unwrap_or_else(|e| panic!("{e}"));
+    history
+}
+
+/// The summary line the parent prints.
+pub fn summary(
+    kills: u64,
+    mid_rollout: u64,
+    state: &Path,
+    rev: u64,
+    history: &[CronRun],
+) -> String {
+    let (begun, ended) = journal(state);
+    let count = |o: RunOutcome| history.iter().filter(|r| r.outcome == o).count();
+    format!(
+        "{kills} kills ({mid_rollout} mid-rollout), {} rollouts begun, {} finished; \
+         converged on revision {rev}; cron: {} slots, {} succeeded once, {} failed, {} missed, \
+         none twice",
+        begun.len(),
+        ended.len(),
+        history.len(),
+        count(RunOutcome::Succeeded),
+        count(RunOutcome::Failed),
+        count(RunOutcome::Missed),
+    )
+}
