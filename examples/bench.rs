@@ -3,7 +3,8 @@
 //!
 //! Backends: `local` always (state in a temporary directory; a replica is a `sleep` process),
 //! `k8s` when `TARS_K8S_KUBECONFIG` names a cluster (with `TARS_K8S_CONTEXT`, else its current
-//! context; a namespace `tars-bench-<random>` is created and deleted at the end).
+//! context; a namespace `tars-bench-<random>` is created and deleted at the end), `mesos` when
+//! `TARS_MESOS_MASTER` names a master (tars as a framework of its own, torn down at the end).
 //!
 //! Scenarios, per backend, through the stack a user gets (call counting, validation):
 //! - ContainerGroup apply → running → delete returned and gone (N repetitions);
@@ -44,6 +45,7 @@ use tars::group::GroupTemplate;
 use tars::k8s::{K8sBackend, K8sConfig};
 use tars::layer::{CallCounts, CountCalls, Layered, Operation, Validate};
 use tars::local::{LocalBackend, LocalConfig};
+use tars::mesos::{MesosBackend, MesosConfig};
 use tars::wait::wait_for;
 use tars::{
     Backend, Container, ContainerGroup, ContainerGroupSpec, Deployment, DeploymentSpec, Object,
@@ -53,6 +55,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Res<T> = Result<T, BoxError>;
 
 const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
+const MESOS_ENV: &str = "TARS_MESOS_MASTER";
 const CONTEXT_ENV: &str = "TARS_K8S_CONTEXT";
 const LIMIT: Duration = Duration::from_secs(180);
 
@@ -67,7 +70,7 @@ struct Args {
 
 fn parse_args() -> Res<Args> {
     let mut args = Args {
-        backends: vec!["local".into(), "k8s".into()],
+        backends: vec!["local".into(), "k8s".into(), "mesos".into()],
         json: None,
         charts: PathBuf::from("docs/bench"),
         quick: false,
@@ -77,7 +80,9 @@ fn parse_args() -> Res<Args> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--backends" => {
-                let list = it.next().ok_or("--backends needs a list: local,k8s")?;
+                let list = it
+                    .next()
+                    .ok_or("--backends needs a list: local,k8s,mesos")?;
                 args.backends = list.split(',').map(str::to_owned).collect();
             }
             "--json" => args.json = Some(it.next().ok_or("--json needs a path")?.into()),
@@ -86,7 +91,7 @@ fn parse_args() -> Res<Args> {
             "--replot" => args.replot = Some(it.next().ok_or("--replot needs a JSON path")?.into()),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--backends local,k8s] [--json PATH] [--charts DIR] [--quick] [--replot JSON]"
+                    "usage: bench [--backends local,k8s,mesos] [--json PATH] [--charts DIR] [--quick] [--replot JSON]"
                 );
                 std::process::exit(0);
             }
@@ -1071,6 +1076,29 @@ async fn main() -> Res<()> {
                 cluster.close().await;
                 over = result?;
                 reached.push("k8s".to_owned());
+            }
+        }
+    }
+
+    if args.backends.iter().any(|b| b == "mesos") {
+        match std::env::var(MESOS_ENV) {
+            Err(_) => eprintln!("mesos: skipped ({MESOS_ENV} is not set)"),
+            Ok(master) => {
+                let dir = tempfile::tempdir()?;
+                let raw = Arc::new(
+                    MesosBackend::connect(
+                        MesosConfig::new(master)
+                            .state_dir(dir.path())
+                            .instance("bench"),
+                    )
+                    .await?,
+                );
+                let t = Target::new("mesos", raw.clone());
+                let result = scenarios(&t, &sizes, &mut measured).await;
+                // The framework goes with its tasks, whatever happened.
+                let _ = raw.teardown().await;
+                result?;
+                reached.push("mesos".to_owned());
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Cron: a small DAG of jobs on tars' cron engine, running for a few seconds on the embedded
-//! backend and printing each run as it ends.
+//! backend (or any other, `--backend URL`) and printing each run as it ends.
 //!
 //! `extract` runs every 2 seconds and `fetch` every 3; `report` has no schedule and runs once
 //! each time both of its parents have succeeded since its last run (Chronos' rule). `flaky`
@@ -9,6 +9,7 @@
 //! ```text
 //! cargo run --example cron                    # about 10 seconds, then exits
 //! cargo run --example cron -- --seconds 30    # longer
+//! cargo run --example cron -- --backend mesos://127.0.0.1:5050   # on Mesos
 //! ```
 
 use std::collections::BTreeSet;
@@ -93,15 +94,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let mut seconds = 10u64;
+    let mut url = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--seconds" => seconds = args.next().ok_or("--seconds needs a number")?.parse()?,
+            "--backend" => url = Some(args.next().ok_or("--backend needs a URL")?),
             other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
     let state = tempfile::tempdir()?;
-    let backend = tars::connect(&format!("local://{}", state.path().display())).await?;
+    let url = url.unwrap_or_else(|| format!("local://{}", state.path().display()));
+    println!("tars cron example: backend {url}");
+    let backend = tars::connect(&url).await?;
     let api = backend.cron_jobs();
     for j in jobs() {
         let applied = api.apply(&j, ApplyOptions::default()).await?;

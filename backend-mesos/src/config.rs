@@ -31,6 +31,7 @@ pub struct MesosConfig {
     pub(crate) refuse: Duration,
     pub(crate) sizing: Sizing,
     pub(crate) user: String,
+    pub(crate) chronos: Option<crate::chronos::ChronosConfig>,
 }
 
 impl MesosConfig {
@@ -50,6 +51,7 @@ impl MesosConfig {
                 .ok()
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| "root".to_owned()),
+            chronos: None,
         }
     }
 
@@ -103,6 +105,18 @@ impl MesosConfig {
     pub fn user(mut self, user: impl Into<String>) -> Self {
         self.user = user.into();
         self
+    }
+
+    /// Serves cron jobs through the Chronos `chronos` describes (its REST API) instead of tars'
+    /// own cron engine.
+    pub fn chronos(mut self, chronos: crate::chronos::ChronosConfig) -> Self {
+        self.chronos = Some(chronos);
+        self
+    }
+
+    /// The Chronos cron jobs go to, if any.
+    pub fn chronos_config(&self) -> Option<&crate::chronos::ChronosConfig> {
+        self.chronos.as_ref()
     }
 
     /// The instance id.

@@ -30,6 +30,48 @@ use crate::v1::mesos::{
 };
 use crate::v1::scheduler::{Call, Event, EventType, ReconcileTask};
 
+/// How often a group with restart policy `Never` is launched again after the agent dropped
+/// every task of it unstarted (`TASK_DROPPED`).
+const MAX_RELAUNCHES: u32 = 5;
+
+/// When `r`'s run has ended by itself (every task terminal, tars not stopping it), makes it
+/// pending again per its restart policy (`Always`; `OnFailure` when a task did not finish;
+/// `Never` only when every task was dropped unstarted, at most [`MAX_RELAUNCHES`] times) with
+/// a back-off that doubles with each restart, and returns the back-off.
+fn restart_per_policy(r: &mut Record) -> Option<Duration> {
+    let launched = matches!(r.placement, Placement::Launched { .. });
+    if r.retiring || r.stopping || !launched || r.tasks.is_empty() || !r.all_terminal() {
+        return None;
+    }
+    let failed = r.tasks.values().any(|t| t.state != TaskState::TaskFinished);
+    // TASK_DROPPED: the agent never started it (an agent restart during the launch, say), so
+    // launching it again runs nothing twice — whatever the policy, a few times.
+    let never_ran = r.tasks.values().all(|t| t.state == TaskState::TaskDropped);
+    let restart = match r.object.spec.restart_policy {
+        tars_api::RestartPolicy::Always => true,
+        tars_api::RestartPolicy::OnFailure => failed,
+        tars_api::RestartPolicy::Never => never_ran && r.restarts.count < MAX_RELAUNCHES,
+    };
+    if !restart {
+        return None;
+    }
+    let wait = FIRST_BACKOFF
+        .saturating_mul(1u32 << r.restarts.count.min(16))
+        .min(MAX_RESTART_BACKOFF);
+    r.restarts.last = r
+        .tasks
+        .iter()
+        .map(|(c, t)| (c.clone(), convert::termination(t)))
+        .collect();
+    r.restarts.count += 1;
+    r.tasks.clear();
+    r.placement = Placement::Pending(None);
+    r.agent_id = None;
+    r.executor_id = None;
+    r.not_before = Some(tokio::time::Instant::now() + wait);
+    Some(wait)
+}
+
 /// Store table of the framework's own state.
 pub(crate) const TABLE: &str = "mesos";
 /// Key of the framework id in [`TABLE`].
@@ -544,6 +586,7 @@ impl Framework {
                 _ = tick.tick() => {
                     self.recheck_pending().await;
                     self.reconcile_unsettled().await.map_err(|e| e.to_string())?;
+                    self.kill_retiring().await.map_err(|e| e.to_string())?;
                 }
             }
         }
@@ -562,10 +605,13 @@ impl Framework {
                     if let Some(ack) = Call::acknowledge(id.clone(), &update.status) {
                         self.call(&ack).await.map_err(|e| e.to_string())?;
                     }
-                    let group = self.registry.update(&update.status);
+                    let mut wait = None;
+                    let group = self
+                        .registry
+                        .update(&update.status, |r| wait = restart_per_policy(r));
                     tracing::debug!(task = %update.status.task_id.value, state = ?update.status.state, ?group, "task update");
                     if let Some(name) = group {
-                        self.after_update(&name);
+                        self.wake_after(&name, wait);
                     }
                 }
             }
@@ -747,42 +793,17 @@ impl Framework {
         Ok(())
     }
 
-    /// After an update of group `name`: when its run has ended by itself (every task terminal,
-    /// tars not stopping it), restarts it per its policy (`Always`; `OnFailure` when a task did
-    /// not finish) after a back-off that doubles with each restart.
+    /// After a change of group `name` outside a task update (adopted from the master's task
+    /// list): restarts it per [`restart_per_policy`] if its run has ended.
     pub(crate) fn after_update(&self, name: &str) {
-        let mut delay = None;
-        self.registry.modify(name, |r| {
-            let launched = matches!(r.placement, Placement::Launched { .. });
-            if r.retiring || r.stopping || !launched || r.tasks.is_empty() || !r.all_terminal() {
-                return;
-            }
-            let failed = r.tasks.values().any(|t| t.state != TaskState::TaskFinished);
-            let restart = match r.object.spec.restart_policy {
-                tars_api::RestartPolicy::Always => true,
-                tars_api::RestartPolicy::OnFailure => failed,
-                tars_api::RestartPolicy::Never => false,
-            };
-            if !restart {
-                return;
-            }
-            let wait = FIRST_BACKOFF
-                .saturating_mul(1u32 << r.restarts.count.min(16))
-                .min(MAX_RESTART_BACKOFF);
-            r.restarts.last = r
-                .tasks
-                .iter()
-                .map(|(c, t)| (c.clone(), convert::termination(t)))
-                .collect();
-            r.restarts.count += 1;
-            r.tasks.clear();
-            r.placement = Placement::Pending(None);
-            r.agent_id = None;
-            r.executor_id = None;
-            r.not_before = Some(tokio::time::Instant::now() + wait);
-            delay = Some(wait);
-        });
-        if let Some(wait) = delay {
+        let mut wait = None;
+        self.registry.modify(name, |r| wait = restart_per_policy(r));
+        self.wake_after(name, wait);
+    }
+
+    /// Wakes the offer loop once a restart back-off of `wait` is over.
+    fn wake_after(&self, name: &str, wait: Option<Duration>) {
+        if let Some(wait) = wait {
             tracing::info!(group = name, ?wait, "restarting per the restart policy");
             let wake = self.wake.clone();
             tokio::spawn(async move {
@@ -807,6 +828,18 @@ impl Framework {
             })
             .collect();
         self.reconcile(&unsettled).await
+    }
+
+    /// Kills again the live tasks of groups being deleted (KILL is idempotent): a delete whose
+    /// KILL was lost — the master down or failing over, the task's agent not re-registered
+    /// yet — would otherwise leave them running after its caller gave up.
+    async fn kill_retiring(&self) -> Result<()> {
+        for record in self.registry.records() {
+            if record.retiring && !record.launching && !record.all_terminal() {
+                self.kill(&record, None).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Says of each pending group whether some agent could ever take it.

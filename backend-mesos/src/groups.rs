@@ -298,15 +298,19 @@ impl ObjectApi<ContainerGroupSpec> for MesosGroups {
 
     async fn delete(&self, name: &str, options: DeleteOptions) -> Result<()> {
         self.fw.synced(SYNC_TIMEOUT).await?;
-        let Some(record) = self.fw.registry.record(name).filter(|r| !r.retiring) else {
+        let Some(record) = self.fw.registry.record(name) else {
             if let Some(why) = self.foreign_holder(name).await? {
                 return Err(conflict(name, why));
             }
             return Err(not_found(name));
         };
-        // Recorded before the effect: a tars restarted mid-way does not bring it back.
-        self.tombstone(&record).await?;
-        self.fw.registry.modify(name, |r| r.retiring = true);
+        // A delete that failed part-way (its KILL lost while the master was away) is finished
+        // now, not answered with NotFound while its tasks still run.
+        if !record.retiring {
+            // Recorded before the effect: a tars restarted mid-way does not bring it back.
+            self.tombstone(&record).await?;
+            self.fw.registry.modify(name, |r| r.retiring = true);
+        }
         let grace = options
             .grace_period
             .unwrap_or(record.object.spec.termination_grace_period);

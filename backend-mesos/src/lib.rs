@@ -27,6 +27,7 @@
 //! groups; it uses this crate's RecordIO and types.
 #![forbid(unsafe_code)]
 
+pub mod chronos;
 mod config;
 pub mod convert;
 mod framework;
@@ -64,6 +65,8 @@ pub struct MesosBackend {
     groups: Arc<MesosGroups>,
     deployments: EngineDeployments,
     cron_jobs: EngineCronJobs,
+    /// Cron jobs through Chronos, when one is configured.
+    chronos: Option<chronos::ChronosCronJobs>,
     driver: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -126,6 +129,14 @@ impl MesosBackend {
             }
             None => Arc::new(MemoryStore::new()),
         };
+        let chronos = match &config.chronos {
+            Some(c) => Some(chronos::ChronosCronJobs::new(
+                chronos::ChronosClient::new(&c.url)?,
+                config.instance_id(),
+                c.server,
+            )),
+            None => None,
+        };
         let fw = Framework::new(config, store.clone())?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
@@ -159,6 +170,7 @@ impl MesosBackend {
             fw,
             deployments,
             cron_jobs,
+            chronos,
             driver: Mutex::new(Some(driver)),
         })
     }
@@ -213,7 +225,10 @@ impl Backend for MesosBackend {
     }
 
     async fn capabilities(&self) -> Result<Capabilities> {
-        Ok(capabilities())
+        Ok(match &self.chronos {
+            Some(_) => chronos::capabilities(capabilities()),
+            None => capabilities(),
+        })
     }
 
     fn container_groups(&self) -> &dyn ContainerGroups {
@@ -225,7 +240,10 @@ impl Backend for MesosBackend {
     }
 
     fn cron_jobs(&self) -> &dyn CronJobs {
-        &self.cron_jobs
+        match &self.chronos {
+            Some(c) => c,
+            None => &self.cron_jobs,
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {

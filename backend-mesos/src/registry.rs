@@ -235,13 +235,19 @@ impl Registry {
 
     /// Takes in a task status update; the group's name, `None` when the task is not one of
     /// the current run of a group.
-    pub(crate) fn update(&self, status: &TaskStatus) -> Option<String> {
+    pub(crate) fn update(
+        &self,
+        status: &TaskStatus,
+        then: impl FnOnce(&mut Record),
+    ) -> Option<String> {
         let mut inner = self.lock();
         let name = inner.by_task.get(&status.task_id.value).cloned()?;
         let before = Self::visible(&inner, &name);
         let r = inner.groups.get_mut(&name)?;
         let view = r.tasks.values_mut().find(|t| t.task_id == status.task_id)?;
         view.observe(status);
+        // In the same change: a run that ended and is restarted is never seen ended.
+        then(r);
         self.emit(&mut inner, before, &name);
         Some(name)
     }

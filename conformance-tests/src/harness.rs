@@ -89,6 +89,7 @@ where
             let want = expected.get(case.name).cloned();
             let name = case.name;
             let run = case.run;
+            let kind = cases::kind_of(case);
             Trial::test(name, move || {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .enable_all()
@@ -99,6 +100,10 @@ where
                         Ok(t) => t,
                         Err(why) => return Outcome::NotRun(why),
                     };
+                    if let Err(why) = target.covers(kind) {
+                        target.close().await;
+                        return Outcome::NotRun(why);
+                    }
                     let outcome = match tokio::time::timeout(CASE_TIMEOUT, run(&*target)).await {
                         Ok(o) => o,
                         Err(_) => Outcome::Fail(format!("did not finish within {CASE_TIMEOUT:?}")),
@@ -135,9 +140,12 @@ where
 /// Deletes whatever a case left (a failing case stops half-way): cron jobs and deployments
 /// first, so that their engines do not replace the groups deleted next.
 async fn cleanup(target: &dyn Target) {
+    use tars_api::Kind;
     use tars_api::api::{DeleteOptions, ListParams};
     let backend = target.backend();
-    if let Ok(list) = backend.cron_jobs().list(&ListParams::all()).await {
+    if target.covers(Kind::CronJob).is_ok()
+        && let Ok(list) = backend.cron_jobs().list(&ListParams::all()).await
+    {
         for o in list.items {
             let _ = backend
                 .cron_jobs()
@@ -145,7 +153,9 @@ async fn cleanup(target: &dyn Target) {
                 .await;
         }
     }
-    if let Ok(list) = backend.deployments().list(&ListParams::all()).await {
+    if target.covers(Kind::Deployment).is_ok()
+        && let Ok(list) = backend.deployments().list(&ListParams::all()).await
+    {
         for o in list.items {
             let _ = backend
                 .deployments()
@@ -153,7 +163,9 @@ async fn cleanup(target: &dyn Target) {
                 .await;
         }
     }
-    if let Ok(list) = backend.container_groups().list(&ListParams::all()).await {
+    if target.covers(Kind::ContainerGroup).is_ok()
+        && let Ok(list) = backend.container_groups().list(&ListParams::all()).await
+    {
         for o in list.items {
             let _ = backend
                 .container_groups()

@@ -27,6 +27,14 @@ pub trait Target: Send + Sync {
     /// `name` that belongs to someone else (no tars ownership stamp of this instance).
     async fn plant_foreign_group(&self, name: &str) -> Result<(), String>;
 
+    /// Whether this column runs the cases about `kind`. `Err` says why not (another column
+    /// covers that kind of this backend); those cases are then `not run` with the reason —
+    /// never `pass`. All kinds by default.
+    fn covers(&self, kind: tars_api::Kind) -> Result<(), String> {
+        let _ = kind;
+        Ok(())
+    }
+
     /// Whether the endpoints a backend reports can be reached from the test process (false
     /// where the engine only simulates its nodes).
     fn endpoints_reachable(&self) -> Result<(), String> {

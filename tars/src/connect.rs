@@ -72,14 +72,12 @@ async fn connect_raw(url: &BackendUrl) -> Result<Arc<dyn Backend>> {
             chronos,
             instance,
         } => {
-            if chronos.is_some() {
-                return Err(Error::unsupported(
-                    tars_api::Feature::CronJobs,
-                    "mesos",
-                    "cron jobs through Chronos are not implemented yet (issue 8); leave out `chronos`",
+            let mut config = tars_backend_mesos::MesosConfig::new(master.clone());
+            if let Some(url) = chronos {
+                config = config.chronos(tars_backend_mesos::chronos::ChronosConfig::new(
+                    url.as_str().trim_end_matches('/'),
                 ));
             }
-            let mut config = tars_backend_mesos::MesosConfig::new(master.clone());
             if let Some(dir) = state {
                 config = config.state_dir(dir);
             }
@@ -187,6 +185,26 @@ mod tests {
             .err()
             .expect("no such cloud");
         assert_eq!(e.field(), Some("clouds.yaml: clouds.other"), "{e}");
+    }
+
+    #[cfg(feature = "mesos")]
+    #[tokio::test]
+    async fn a_chronos_in_a_mesos_url_serves_the_cron_jobs() {
+        use tars_api::api::ListParams;
+        // Nothing listens on either port: the URL is taken, and cron jobs go to Chronos.
+        let backend = connect("mesos://127.0.0.1:9?chronos=http://127.0.0.1:9")
+            .await
+            .expect("connects lazily");
+        let caps = backend.capabilities().await.expect("capabilities");
+        assert!(caps.supports(tars_api::Feature::CronJobs));
+        assert!(caps.supports(tars_api::Feature::Parents));
+        match backend.cron_jobs().list(&ListParams::all()).await {
+            Err(Error::Unavailable { reason, .. }) => {
+                assert!(reason.contains("Chronos"), "{reason}")
+            }
+            other => panic!("expected Chronos unavailable, got {other:?}"),
+        }
+        backend.shutdown().await.expect("shutdown");
     }
 
     #[cfg(feature = "local")]

@@ -127,8 +127,15 @@ impl BackendUrl {
                 let chronos = p
                     .remove("chronos")
                     .map(|c| {
-                        url::Url::parse(&c)
-                            .map_err(|e| Error::invalid("url.chronos", format!("{c:?}: {e}")))
+                        let u = url::Url::parse(&c)
+                            .map_err(|e| Error::invalid("url.chronos", format!("{c:?}: {e}")))?;
+                        if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                            return Err(Error::invalid(
+                                "url.chronos",
+                                "Chronos' REST API is reached over http(s): chronos=http://HOST:4400",
+                            ));
+                        }
+                        Ok(u)
                     })
                     .transpose()?;
                 Ok(BackendUrl::Mesos {
@@ -251,6 +258,10 @@ mod tests {
         );
         assert_eq!(
             field("mesos://m:5050?chronos=::").as_deref(),
+            Some("url.chronos")
+        );
+        assert_eq!(
+            field("mesos://m:5050?chronos=zk://zk:2181/chronos").as_deref(),
             Some("url.chronos")
         );
         assert_eq!(

@@ -174,6 +174,19 @@ pub mod deployment;
 pub mod group;
 pub mod supervision;
 
+/// The kind a case is about: cron jobs, deployments, or container groups (supervision
+/// included).
+pub fn kind_of(case: &Case) -> tars_api::Kind {
+    let is_in = |cases: &[Case]| cases.iter().any(|c| c.name == case.name);
+    if is_in(cron::CASES) {
+        tars_api::Kind::CronJob
+    } else if is_in(deployment::CASES) {
+        tars_api::Kind::Deployment
+    } else {
+        tars_api::Kind::ContainerGroup
+    }
+}
+
 /// Every case of the suite, in matrix order.
 pub fn all() -> Vec<&'static Case> {
     group::CASES
@@ -182,4 +195,30 @@ pub fn all() -> Vec<&'static Case> {
         .chain(deployment::CASES)
         .chain(cron::CASES)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case_has_the_kind_of_its_module() {
+        let kinds = |cases: &[Case]| cases.iter().map(kind_of).collect::<Vec<_>>();
+        assert!(
+            kinds(cron::CASES)
+                .iter()
+                .all(|k| *k == tars_api::Kind::CronJob)
+        );
+        assert!(
+            kinds(deployment::CASES)
+                .iter()
+                .all(|k| *k == tars_api::Kind::Deployment)
+        );
+        assert!(
+            kinds(group::CASES)
+                .iter()
+                .chain(&kinds(supervision::CASES))
+                .all(|k| *k == tars_api::Kind::ContainerGroup)
+        );
+    }
 }

@@ -19,6 +19,7 @@ use tars_api::{
 
 use super::naming::{self, Origin};
 use super::schedules::Schedules;
+use super::stamp::OptStamp;
 use super::state::{JOBS, JobState, RUNS, STATE, StoredRun};
 use crate::store::{Batch, Store, decode};
 
@@ -38,9 +39,18 @@ pub enum Effect {
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Timer {
-    Slot { job: String, generation: u64 },
-    Retry { key: String },
-    Deadline { key: String, attempt: u32 },
+    /// The job's name is the jobs map's own key (shared, not copied).
+    Slot {
+        job: Arc<str>,
+        generation: u64,
+    },
+    Retry {
+        key: String,
+    },
+    Deadline {
+        key: String,
+        attempt: u32,
+    },
 }
 
 /// What scheduling needs of a job's spec. The object itself (metadata, template) stays in the
@@ -58,7 +68,7 @@ pub(super) struct Settings {
     /// The template's termination grace period, for stopping a run.
     pub(super) grace: Duration,
     pub(super) parents: Box<[String]>,
-    pub(super) created_at: Option<Timestamp>,
+    pub(super) created_at: OptStamp,
 }
 
 impl Settings {
@@ -75,7 +85,7 @@ impl Settings {
             failed_history_limit: spec.failed_history_limit,
             grace: spec.template.spec.termination_grace_period,
             parents: spec.parents.clone().into_boxed_slice(),
-            created_at: object.metadata.created_at,
+            created_at: object.metadata.created_at.into(),
         }
     }
 }
@@ -89,7 +99,7 @@ pub(super) struct Job {
     pub(super) state: JobState,
     /// Bumped on every reschedule; a slot timer of an older generation is stale.
     pub(super) generation: u64,
-    pub(super) next: Option<Timestamp>,
+    pub(super) next: OptStamp,
     /// Record keys of its active runs, oldest first.
     pub(super) active: Vec<String>,
 }
@@ -115,7 +125,8 @@ pub(super) struct Step {
 pub struct Core {
     pub(super) store: Arc<dyn Store>,
     /// Boxed: a job is large, and a map's spare capacity would hold that much per slot.
-    pub(super) jobs: HashMap<String, Box<Job>>,
+    /// Keyed by name; the slot timers share the key.
+    pub(super) jobs: HashMap<Arc<str>, Box<Job>>,
     /// Parent name → names of the jobs that list it as a parent.
     pub(super) children: HashMap<String, BTreeSet<String>>,
     pub(super) active: HashMap<String, Active>,
@@ -183,7 +194,7 @@ impl Core {
             }
             let schedule = core.schedules.of(&object)?;
             let state = states.remove(&name).unwrap_or(JobState {
-                last_slot: Some(now),
+                last_slot: now.into(),
                 ..JobState::default()
             });
             core.insert_job(&object, schedule, state);
@@ -194,7 +205,7 @@ impl Core {
                 continue;
             }
             let job = key.split('/').next().unwrap_or_default().to_owned();
-            let Some(j) = core.jobs.get_mut(&job) else {
+            let Some(j) = core.jobs.get_mut(job.as_str()) else {
                 continue;
             };
             j.active.push(key.clone());
@@ -217,7 +228,7 @@ impl Core {
             }
             core.active.insert(key, Active { job, stored });
         }
-        let names: Vec<String> = core.jobs.keys().cloned().collect();
+        let names: Vec<String> = core.jobs.keys().map(|k| k.to_string()).collect();
         for name in names {
             core.reschedule(&name, now);
         }
@@ -235,21 +246,21 @@ impl Core {
         // The generation carries on, so that the old incarnation's slot timer stays stale.
         let (active, generation) = self
             .jobs
-            .remove(&name)
+            .remove(name.as_str())
             .map(|j| {
                 self.unlink_parents(&name, &j.spec.parents);
                 (j.active, j.generation)
             })
             .unwrap_or_default();
         self.jobs.insert(
-            name,
+            Arc::from(name),
             Box::new(Job {
                 spec: Settings::of(object),
                 version: None,
                 schedule,
                 state,
                 generation,
-                next: None,
+                next: OptStamp::NONE,
                 active,
             }),
         );
@@ -286,26 +297,35 @@ impl Core {
 
     /// Arms the job's next slot timer (none while suspended or without a schedule).
     pub(super) fn reschedule(&mut self, name: &str, now: Timestamp) {
+        let Some(key) = self.key(name) else {
+            return;
+        };
         let Some(job) = self.jobs.get_mut(name) else {
             return;
         };
         job.generation += 1;
-        job.next = None;
+        job.next = OptStamp::NONE;
         if job.spec.suspend {
             return;
         }
         let Some(schedule) = &job.schedule else {
             return;
         };
-        let after = job.state.last_slot.unwrap_or(now);
-        job.next = schedule.next_after(after);
-        if let Some(at) = job.next {
+        let after = job.state.last_slot.get().unwrap_or(now);
+        let next = schedule.next_after(after);
+        job.next = next.into();
+        if let Some(at) = next {
             let timer = Timer::Slot {
-                job: name.to_owned(),
+                job: key,
                 generation: job.generation,
             };
             self.push(at, timer);
         }
+    }
+
+    /// The jobs map's key for `name` (shared by its slot timers).
+    pub(super) fn key(&self, name: &str) -> Option<Arc<str>> {
+        self.jobs.get_key_value(name).map(|(k, _)| k.clone())
     }
 
     pub(super) fn mark_changed(&mut self, name: &str) {
@@ -366,7 +386,7 @@ impl Core {
 
     /// Every job's name, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.jobs.keys().cloned().collect();
+        let mut names: Vec<String> = self.jobs.keys().map(|k| k.to_string()).collect();
         names.sort();
         names
     }
@@ -375,7 +395,7 @@ impl Core {
     pub fn parent_graph(&self) -> BTreeMap<String, Vec<String>> {
         self.jobs
             .iter()
-            .map(|(n, j)| (n.clone(), j.spec.parents.to_vec()))
+            .map(|(n, j)| (n.to_string(), j.spec.parents.to_vec()))
             .collect()
     }
 
@@ -388,13 +408,13 @@ impl Core {
                 .filter_map(|k| self.active.get(k))
                 .map(|a| a.stored.run.group.clone())
                 .collect(),
-            last_schedule: s.last_schedule,
-            last_success: s.last_success,
-            last_error: s.last_error,
+            last_schedule: s.last_schedule.get(),
+            last_success: s.last_success.get(),
+            last_error: s.last_error.get(),
             success_count: s.success_count,
             error_count: s.error_count,
             missed_count: s.missed_count,
-            next_schedule: job.next,
+            next_schedule: job.next.get(),
             conditions: Vec::new(),
         }
     }
@@ -416,9 +436,9 @@ impl Core {
     pub fn put(&mut self, object: CronJob, now: Timestamp) -> Result<()> {
         let schedule = self.schedules.of(&object)?;
         let name = object.name().to_owned();
-        let state = match self.jobs.get(&name) {
+        let state = match self.jobs.get(name.as_str()) {
             None => JobState {
-                last_slot: Some(now),
+                last_slot: now.into(),
                 ..JobState::default()
             },
             Some(old) => {
@@ -432,7 +452,7 @@ impl Core {
                 };
                 let timing_changed = !same_schedule || (old.spec.suspend && !object.spec.suspend);
                 if timing_changed {
-                    state.last_slot = Some(state.last_slot.map_or(now, |l| l.max(now)));
+                    state.last_slot = state.last_slot.get().map_or(now, |l| l.max(now)).into();
                 }
                 state
             }
@@ -495,7 +515,7 @@ impl Core {
             for key in step.begun {
                 if let Some(a) = self.active.remove(&key) {
                     self.by_group.remove(&a.stored.run.group);
-                    if let Some(job) = self.jobs.get_mut(&a.job) {
+                    if let Some(job) = self.jobs.get_mut(a.job.as_str()) {
                         job.active.retain(|k| *k != key);
                     }
                 }

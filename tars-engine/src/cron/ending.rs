@@ -35,7 +35,7 @@ impl Core {
             return Ok(());
         };
         let name = active.job.clone();
-        let Some(job) = self.jobs.get_mut(&name) else {
+        let Some(job) = self.jobs.get_mut(name.as_str()) else {
             return Ok(());
         };
         let spec = &job.spec;
@@ -104,10 +104,10 @@ impl Core {
         run.reason = Some(reason);
         if succeeded {
             job.state.success_count += 1;
-            job.state.last_success = Some(now);
+            job.state.last_success = now.into();
         } else {
             job.state.error_count += 1;
-            job.state.last_error = Some(now);
+            job.state.last_error = now.into();
         }
         job.active.retain(|k| k != key);
         step.batch = std::mem::take(&mut step.batch)
@@ -130,7 +130,7 @@ impl Core {
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default();
         for child in children {
-            let Some(job) = self.jobs.get(&child) else {
+            let Some(job) = self.jobs.get(child.as_str()) else {
                 continue;
             };
             if job.spec.suspend {
@@ -139,21 +139,26 @@ impl Core {
             let since = job
                 .state
                 .last_started
+                .get()
                 .into_iter()
-                .chain(job.spec.created_at)
+                .chain(job.spec.created_at.get())
                 .max()
                 .unwrap_or(Timestamp::UNIX_EPOCH);
             let successes: Vec<Option<Timestamp>> = job
                 .spec
                 .parents
                 .iter()
-                .map(|p| self.jobs.get(p).and_then(|j| j.state.last_success))
+                .map(|p| {
+                    self.jobs
+                        .get(p.as_str())
+                        .and_then(|j| j.state.last_success.get())
+                })
                 .collect();
             if plan::parents_satisfied(since, &successes) {
                 self.admit_and_begin(step, &child, Origin::Parents, now, now)?;
-                if let Some(job) = self.jobs.get_mut(&child) {
+                if let Some(job) = self.jobs.get_mut(child.as_str()) {
                     // Consumed, even when Forbid skipped it: the next run needs new successes.
-                    job.state.last_started = Some(now);
+                    job.state.last_started = now.into();
                     step.batch =
                         std::mem::take(&mut step.batch).put_json(STATE, &child, &job.state)?;
                 }
@@ -290,7 +295,7 @@ impl Core {
             let Some(active) = self.active.get(&key) else {
                 continue;
             };
-            if self.jobs.contains_key(&active.job) {
+            if self.jobs.contains_key(active.job.as_str()) {
                 let object = self.stored_object(&active.job)?;
                 effects.push(Effect::Start(Box::new(run_group(&object, &group))));
             }

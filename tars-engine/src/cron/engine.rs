@@ -210,18 +210,64 @@ impl Inner {
     async fn run_effect(self: &Arc<Self>, effect: Effect) {
         match effect {
             Effect::Start(group) => {
-                if let Err(e) = self.driver.start(&group).await {
-                    tracing::warn!(group = group.name(), error = %e, "could not start cron run");
+                let name = group.name();
+                let started = self
+                    .retrying("start", name, START_RETRY_FOR, || async {
+                        // A run that ended while its start was retried is not started.
+                        if !self.lock().is_active_group(name) {
+                            return Ok(());
+                        }
+                        self.driver.start(&group).await
+                    })
+                    .await;
+                if let Err(e) = started {
+                    tracing::warn!(group = name, error = %e, "could not start cron run");
                     let why = format!("its group could not be started: {e}");
-                    let effects =
-                        self.step(|core| core.group_lost(group.name(), &why, Timestamp::now()));
+                    let effects = self.step(|core| core.group_lost(name, &why, Timestamp::now()));
                     self.after_step(effects);
                 }
             }
             Effect::Stop { group, grace } => {
-                if let Err(e) = self.driver.stop(&group, Some(grace)).await {
-                    tracing::warn!(group, error = %e, "could not stop cron run group");
+                let stopped = self
+                    .retrying("stop", &group, STOP_RETRY_FOR, || {
+                        self.driver.stop(&group, Some(grace))
+                    })
+                    .await;
+                if let Err(e) = stopped {
+                    tracing::error!(group, error = %e, "could not stop cron run group");
                 }
+            }
+        }
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or has failed retryably (the engine
+    /// unreachable: `Unavailable`, `Timeout`) for `limit`; waits 0.2 s doubling to 5 s between
+    /// attempts. Gives up at once when the engine is shut down.
+    async fn retrying<F, Fut>(
+        &self,
+        what: &str,
+        group: &str,
+        limit: Duration,
+        call: F,
+    ) -> Result<()>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let give_up = tokio::time::Instant::now() + limit;
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match call().await {
+                Err(e)
+                    if e.is_retryable()
+                        && tokio::time::Instant::now() + pause < give_up
+                        && !self.closed.load(Ordering::Acquire) =>
+                {
+                    tracing::info!(group, error = %e, "cron run {what}: engine unreachable, retrying in {pause:?}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
             }
         }
     }
@@ -318,7 +364,7 @@ impl CronEngine {
     /// away on the way) are read from the store, not every job.
     pub fn page(&self, params: &ListParams) -> ObjectList<CronJobSpec> {
         let core = self.inner.lock();
-        let mut names: Vec<&str> = core.jobs.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = core.jobs.keys().map(|k| &**k).collect();
         names.sort_unstable();
         let after = params.continue_token.as_deref();
         let start = after.map_or(0, |a| names.partition_point(|n| *n <= a));
@@ -480,6 +526,14 @@ impl Drop for CronEngine {
             .abort_all();
     }
 }
+
+/// How long the start of a run is retried while the engine is unreachable before the attempt
+/// fails (then the job's retries apply).
+const START_RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// How long the stop of a run group is retried while the engine is unreachable: a group left
+/// running would outlive its run.
+const STOP_RETRY_FOR: Duration = Duration::from_secs(600);
 
 /// How long before a slot its runs are planned and recorded, so that their groups start at
 /// the slot instant: at 100,000 jobs a second's firings take tens of milliseconds to record.

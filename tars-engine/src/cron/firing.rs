@@ -45,7 +45,7 @@ impl Core {
                         let limit = self
                             .active
                             .get(&key)
-                            .and_then(|a| self.jobs.get(&a.job))
+                            .and_then(|a| self.jobs.get(a.job.as_str()))
                             .and_then(|j| j.spec.active_deadline)
                             .unwrap_or_default();
                         self.finish(
@@ -121,7 +121,7 @@ impl Core {
         let Some(schedule) = &job.schedule else {
             return Ok(());
         };
-        let after = job.state.last_slot.unwrap_or(now);
+        let after = job.state.last_slot.get().unwrap_or(now);
         let due = plan::due(schedule, after, job.spec.starting_deadline, now);
         let (reason, label) = if due.run.is_some() {
             (
@@ -142,18 +142,19 @@ impl Core {
         if let Some(job) = self.jobs.get_mut(name) {
             job.state.missed_count += due.missed_count;
             if let Some(h) = due.handled_up_to {
-                job.state.last_slot = Some(h);
+                job.state.last_slot = h.into();
             }
         }
         if let Some(slot) = due.run {
             self.admit_and_begin(step, name, Origin::Slot, slot, now)?;
         }
-        if let Some(job) = self.jobs.get_mut(name) {
+        let key = self.key(name);
+        if let (Some(key), Some(job)) = (key, self.jobs.get_mut(name)) {
             step.batch = std::mem::take(&mut step.batch).put_json(STATE, name, &job.state)?;
-            job.next = due.next;
+            job.next = due.next.into();
             if let Some(at) = due.next {
                 let timer = Timer::Slot {
-                    job: name.to_owned(),
+                    job: key,
                     generation: job.generation,
                 };
                 self.push(at, timer);
@@ -274,7 +275,7 @@ impl Core {
         active.stored.retry_at = None;
         edit(&mut active.stored.run);
         step.batch = std::mem::take(&mut step.batch).put_json(RUNS, key, &active.stored)?;
-        if let Some(job) = self.jobs.get_mut(&active.job) {
+        if let Some(job) = self.jobs.get_mut(active.job.as_str()) {
             job.active.retain(|k| k != key);
         }
         Ok(())
@@ -319,9 +320,9 @@ impl Core {
             base: base.clone(),
             retry_at: None,
         };
-        job.state.last_started = Some(now);
+        job.state.last_started = now.into();
         if origin == Origin::Slot {
-            job.state.last_schedule = Some(slot);
+            job.state.last_schedule = slot.into();
             if !self.preparing {
                 metrics::histogram!(CRON_LATENESS_SECONDS).record(seconds_between(slot, now));
             }
@@ -367,7 +368,7 @@ impl Core {
         if active.stored.retry_at.is_none() {
             return Ok(());
         }
-        let Some(job) = self.jobs.get(&active.job) else {
+        let Some(job) = self.jobs.get(active.job.as_str()) else {
             return Ok(());
         };
         let run = &mut active.stored.run;

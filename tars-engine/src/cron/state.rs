@@ -4,6 +4,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tars_api::CronRun;
 
+use super::stamp::OptStamp;
+
 /// Cron job objects (metadata and spec), keyed by name.
 pub const JOBS: &str = "cron/jobs";
 /// [`JobState`] of each job, keyed by name.
@@ -16,15 +18,15 @@ pub const RUNS: &str = "cron/runs";
 pub struct JobState {
     /// Every slot up to this one was handled (run, or recorded as missed). Set to the time of
     /// creation for a new job, so slots before it are not caught up.
-    pub last_slot: Option<Timestamp>,
+    pub last_slot: OptStamp,
     /// When the last run of any origin was started (for parents: "since the child's last run").
-    pub last_started: Option<Timestamp>,
+    pub last_started: OptStamp,
     /// The slot of the last scheduled run started.
-    pub last_schedule: Option<Timestamp>,
+    pub last_schedule: OptStamp,
     /// When the last successful run ended.
-    pub last_success: Option<Timestamp>,
+    pub last_success: OptStamp,
     /// When the last failed run ended.
-    pub last_error: Option<Timestamp>,
+    pub last_error: OptStamp,
     /// Runs that succeeded.
     pub success_count: u64,
     /// Runs that failed after their retries.

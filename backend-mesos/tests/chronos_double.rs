@@ -1,0 +1,179 @@
+//! The conformance suite's cron cases through tars' Chronos client: the `chronos-double`
+//! column of the matrix.
+//!
+//! Chronos cannot run on these machines, so the Chronos is `chronos-double` — a test double of
+//! Chronos' REST API (not Chronos; see that crate), started in-process on 127.0.0.1 for each
+//! case. The backend is a `MesosBackend` whose `cron_jobs()` is the Chronos client, on the
+//! master `TARS_MESOS_MASTER` names (as the `mesos` column; without it every case is ignored).
+//! This column covers CronJobs; the cases about groups and deployments are the `mesos`
+//! column's, and `not run` here.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chronos_double::{ChronosDouble, DoubleConfig};
+use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
+use tars_api::{Backend, Kind};
+use tars_backend_mesos::chronos::ChronosConfig;
+use tars_backend_mesos::{MesosBackend, MesosConfig};
+use tars_conformance::{Target, harness};
+
+const INSTANCE: &str = "conformance";
+const MASTER_ENV: &str = "TARS_MESOS_MASTER";
+
+/// The double's `--failure_retry`, and what tars is told it is.
+const FAILURE_RETRY: Duration = Duration::from_millis(500);
+
+fn master() -> Result<String, String> {
+    std::env::var(MASTER_ENV).map_err(|_| {
+        format!(
+            "no Mesos master: set {MASTER_ENV}=HOST:PORT \
+             (scripts/engines/mesos/up.sh starts one on 127.0.0.1)"
+        )
+    })
+}
+
+struct Instance {
+    raw: Arc<MesosBackend>,
+    backend: Arc<dyn Backend>,
+    calls: CallCounts,
+}
+
+impl Instance {
+    async fn open(config: MesosConfig) -> Result<Self, String> {
+        // The previous instance's state store may take a moment to be released.
+        let mut last = String::new();
+        for _ in 0..50 {
+            match MesosBackend::connect(config.clone()).await {
+                Ok(raw) => {
+                    let raw = Arc::new(raw);
+                    let counter = CountCalls::new();
+                    let calls = counter.counts();
+                    let counted: Arc<dyn Backend> = Arc::new(Layered::new(raw.clone(), counter));
+                    let backend: Arc<dyn Backend> = Arc::new(Layered::new(counted, Validate));
+                    return Ok(Instance {
+                        raw,
+                        backend,
+                        calls,
+                    });
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(last)
+    }
+}
+
+struct ChronosTarget {
+    double: Mutex<Option<ChronosDouble>>,
+    config: MesosConfig,
+    _state: tempfile::TempDir,
+    current: Mutex<Option<Instance>>,
+}
+
+impl ChronosTarget {
+    async fn make() -> Result<Box<dyn Target>, String> {
+        let master = master()?;
+        let double = ChronosDouble::start(
+            0,
+            DoubleConfig {
+                failure_retry: FAILURE_RETRY,
+                job_history_limit: 100,
+                ..DoubleConfig::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("chronos-double: {e}"))?;
+        let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let config = MesosConfig::new(master)
+            .state_dir(state.path())
+            .instance(INSTANCE)
+            .failover_timeout(Duration::from_secs(600))
+            .chronos(ChronosConfig::new(double.url()).failure_retry(FAILURE_RETRY));
+        let current = Mutex::new(Some(Instance::open(config.clone()).await?));
+        Ok(Box::new(ChronosTarget {
+            double: Mutex::new(Some(double)),
+            config,
+            _state: state,
+            current,
+        }))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Instance) -> T) -> T {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        f(current.as_ref().expect("no instance: a restart failed"))
+    }
+}
+
+#[async_trait]
+impl Target for ChronosTarget {
+    fn column(&self) -> &str {
+        "chronos-double"
+    }
+
+    fn covers(&self, kind: Kind) -> Result<(), String> {
+        match kind {
+            Kind::CronJob => Ok(()),
+            _ => Err(
+                "the chronos-double column covers CronJobs through Chronos' API; \
+                      groups and deployments: see the mesos column"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    fn backend(&self) -> Arc<dyn Backend> {
+        self.with(|i| i.backend.clone())
+    }
+
+    fn calls(&self) -> CallCounts {
+        self.with(|i| i.calls.clone())
+    }
+
+    async fn leftovers(&self, _name: &str) -> Result<Vec<String>, String> {
+        Err("the chronos-double column runs no group cases".into())
+    }
+
+    async fn plant_foreign_group(&self, _name: &str) -> Result<(), String> {
+        Err("the chronos-double column runs no group cases".into())
+    }
+
+    /// Jobs live in Chronos: a new tars process on the same Chronos sees them all.
+    async fn restart(&self) -> Result<(), String> {
+        self.restart_after(Duration::ZERO).await
+    }
+
+    async fn restart_after(&self, down: Duration) -> Result<(), String> {
+        let old = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or("no instance to restart")?;
+        let _ = old.raw.shutdown().await;
+        drop(old);
+        tokio::time::sleep(down).await;
+        let fresh = Instance::open(self.config.clone()).await?;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh);
+        Ok(())
+    }
+
+    async fn close(&self) {
+        let raw = self.with(|i| i.raw.clone());
+        let _ = raw.teardown().await;
+        let double = self
+            .double
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(d) = double {
+            d.stop().await;
+        }
+    }
+}
+
+fn main() {
+    harness::run_with_engine("chronos-double", master().map(drop), ChronosTarget::make)
+}
