@@ -211,13 +211,11 @@ impl Inner {
         match effect {
             Effect::Start(group) => {
                 let name = group.name();
+                // A run that ended while its start was retried is not started again.
+                let wanted = || self.lock().is_active_group(name);
                 let started = self
-                    .retrying("start", name, START_RETRY_FOR, || async {
-                        // A run that ended while its start was retried is not started.
-                        if !self.lock().is_active_group(name) {
-                            return Ok(());
-                        }
-                        self.driver.start(&group).await
+                    .retrying("start", name, START_RETRY_FOR, wanted, || {
+                        self.driver.start(&group)
                     })
                     .await;
                 if let Err(e) = started {
@@ -229,9 +227,13 @@ impl Inner {
             }
             Effect::Stop { group, grace } => {
                 let stopped = self
-                    .retrying("stop", &group, STOP_RETRY_FOR, || {
-                        self.driver.stop(&group, Some(grace))
-                    })
+                    .retrying(
+                        "stop",
+                        &group,
+                        STOP_RETRY_FOR,
+                        || true,
+                        || self.driver.stop(&group, Some(grace)),
+                    )
                     .await;
                 if let Err(e) = stopped {
                     tracing::error!(group, error = %e, "could not stop cron run group");
@@ -242,15 +244,18 @@ impl Inner {
 
     /// Runs `call` until it succeeds, fails for good, or has failed retryably (the engine
     /// unreachable: `Unavailable`, `Timeout`) for `limit`; waits 0.2 s doubling to 5 s between
-    /// attempts. Gives up at once when the engine is shut down.
-    async fn retrying<F, Fut>(
+    /// attempts, and before each retry (never before the first call: the hot path) asks
+    /// `wanted` whether the effect is still wanted. Gives up when the engine is shut down.
+    async fn retrying<W, F, Fut>(
         &self,
         what: &str,
         group: &str,
         limit: Duration,
+        wanted: W,
         call: F,
     ) -> Result<()>
     where
+        W: Fn() -> bool,
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<()>>,
     {
@@ -266,6 +271,9 @@ impl Inner {
                     tracing::info!(group, error = %e, "cron run {what}: engine unreachable, retrying in {pause:?}");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
+                    if !wanted() {
+                        return Ok(());
+                    }
                 }
                 other => return other,
             }
