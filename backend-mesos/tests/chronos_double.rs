@@ -8,63 +8,24 @@
 //! This column covers CronJobs; the cases about groups and deployments are the `mesos`
 //! column's, and `not run` here.
 
+mod instance;
+use instance::{Instance, master};
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chronos_double::{ChronosDouble, DoubleConfig};
-use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
+use tars_api::layer::CallCounts;
 use tars_api::{Backend, Kind};
+use tars_backend_mesos::MesosConfig;
 use tars_backend_mesos::chronos::ChronosConfig;
-use tars_backend_mesos::{MesosBackend, MesosConfig};
 use tars_conformance::{Target, harness};
 
 const INSTANCE: &str = "conformance";
-const MASTER_ENV: &str = "TARS_MESOS_MASTER";
 
 /// The double's `--failure_retry`, and what tars is told it is.
 const FAILURE_RETRY: Duration = Duration::from_millis(500);
-
-fn master() -> Result<String, String> {
-    std::env::var(MASTER_ENV).map_err(|_| {
-        format!(
-            "no Mesos master: set {MASTER_ENV}=HOST:PORT \
-             (scripts/engines/mesos/up.sh starts one on 127.0.0.1)"
-        )
-    })
-}
-
-struct Instance {
-    raw: Arc<MesosBackend>,
-    backend: Arc<dyn Backend>,
-    calls: CallCounts,
-}
-
-impl Instance {
-    async fn open(config: MesosConfig) -> Result<Self, String> {
-        // The previous instance's state store may take a moment to be released.
-        let mut last = String::new();
-        for _ in 0..50 {
-            match MesosBackend::connect(config.clone()).await {
-                Ok(raw) => {
-                    let raw = Arc::new(raw);
-                    let counter = CountCalls::new();
-                    let calls = counter.counts();
-                    let counted: Arc<dyn Backend> = Arc::new(Layered::new(raw.clone(), counter));
-                    let backend: Arc<dyn Backend> = Arc::new(Layered::new(counted, Validate));
-                    return Ok(Instance {
-                        raw,
-                        backend,
-                        calls,
-                    });
-                }
-                Err(e) => last = e.to_string(),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Err(last)
-    }
-}
 
 struct ChronosTarget {
     double: Mutex<Option<ChronosDouble>>,

@@ -5,11 +5,14 @@
 //! matrix reports the column as having no results. Each case runs its own tars instance as a
 //! framework of its own, with its own state directory, and tears it down afterwards.
 
+mod instance;
+use instance::{Instance, master};
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
+use tars_api::layer::CallCounts;
 use tars_api::{ApplyOptions, Backend, Container, ContainerGroup, ContainerGroupSpec};
 use tars_backend_mesos::convert::{NAME_LABEL, owned};
 use tars_backend_mesos::operator::OperatorClient;
@@ -18,49 +21,6 @@ use tars_backend_mesos::{MesosBackend, MesosConfig};
 use tars_conformance::{Target, harness};
 
 const INSTANCE: &str = "conformance";
-const MASTER_ENV: &str = "TARS_MESOS_MASTER";
-
-fn master() -> Result<String, String> {
-    std::env::var(MASTER_ENV).map_err(|_| {
-        format!(
-            "no Mesos master: set {MASTER_ENV}=HOST:PORT \
-             (scripts/engines/mesos/up.sh starts one on 127.0.0.1)"
-        )
-    })
-}
-
-/// One tars instance: the raw backend and the stack a user gets.
-struct Instance {
-    raw: Arc<MesosBackend>,
-    backend: Arc<dyn Backend>,
-    calls: CallCounts,
-}
-
-impl Instance {
-    async fn open(config: MesosConfig) -> Result<Self, String> {
-        // The previous instance's state store may take a moment to be released.
-        let mut last = String::new();
-        for _ in 0..50 {
-            match MesosBackend::connect(config.clone()).await {
-                Ok(raw) => {
-                    let raw = Arc::new(raw);
-                    let counter = CountCalls::new();
-                    let calls = counter.counts();
-                    let counted: Arc<dyn Backend> = Arc::new(Layered::new(raw.clone(), counter));
-                    let backend: Arc<dyn Backend> = Arc::new(Layered::new(counted, Validate));
-                    return Ok(Instance {
-                        raw,
-                        backend,
-                        calls,
-                    });
-                }
-                Err(e) => last = e.to_string(),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Err(last)
-    }
-}
 
 struct MesosTarget {
     operator: OperatorClient,
