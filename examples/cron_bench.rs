@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use tars_api::{
-    ConcurrencyPolicy, Container, ContainerGroup, ContainerGroupSpec, ContainerGroupStatus,
-    CronJob, CronJobSpec, GroupPhase, LabelSelector, RestartPolicy, Result, WatchEvent,
-    WatchStream,
+    ContainerGroup, ContainerGroupSpec, ContainerGroupStatus, GroupPhase, LabelSelector, Result,
+    WatchEvent, WatchStream,
 };
 use tars_engine::cron::CronEngine;
 use tars_engine::driver::GroupDriver;
 use tars_engine::store::{MemoryStore, RedbStore, Store};
+use tars_examples::{bench_cron_job as job, rss};
 use tokio::sync::mpsc;
 
 /// Runs succeed the moment they start; lateness is taken at the start call.
@@ -112,30 +112,6 @@ impl GroupDriver for NoopDriver {
             events,
         )))
     }
-}
-
-fn job(i: usize, schedule: &str) -> CronJob {
-    let mut spec = ContainerGroupSpec::new(vec![Container::new("main", "none", &["true"])]);
-    spec.restart_policy = RestartPolicy::Never;
-    CronJob::new(
-        format!("job-{i}"),
-        CronJobSpec {
-            concurrency: ConcurrencyPolicy::Forbid,
-            successful_history_limit: 1,
-            ..CronJobSpec::new(Some(schedule), spec)
-        },
-    )
-}
-
-/// Resident memory of this process, in bytes.
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 /// CPU time (user + system) this process used, in seconds.
