@@ -24,7 +24,7 @@ use tars_api::{
 use tars_engine::cron::CronEngine;
 use tars_engine::driver::GroupDriver;
 use tars_engine::store::{MemoryStore, RedbStore, Store};
-use tars_examples::{bench_cron_job as job, rss};
+use tars_examples::{bench_cron_job as job, cpu_seconds, rss};
 use tokio::sync::mpsc;
 
 /// Runs succeed the moment they start; lateness is taken at the start call.
@@ -112,22 +112,6 @@ impl GroupDriver for NoopDriver {
             events,
         )))
     }
-}
-
-/// CPU time (user + system) this process used, in seconds.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn percentile(sorted: &[i64], p: f64) -> f64 {

@@ -28,6 +28,7 @@ use tars::{
     Backend, Container, ContainerGroup, ContainerGroupSpec, CronJob, CronJobSpec, Deployment,
     DeploymentSpec, RestartPolicy,
 };
+use tars_examples::cpu_seconds;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -50,27 +51,7 @@ struct Series {
 
 /// Resident memory of this process, in MB.
 fn rss_mb() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: f64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0.0);
-    pages * 4096.0 / 1e6
-}
-
-/// CPU seconds (user + system) this process used.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+    tars_examples::rss() as f64 / 1e6
 }
 
 /// CPU use of this process over a quiet `window`, in % of one core.
