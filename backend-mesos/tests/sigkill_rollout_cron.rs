@@ -1,6 +1,6 @@
 //! On a real Mesos master (`TARS_MESOS_MASTER=HOST:PORT`; without it the test is reported
 //! ignored, with the reason): the tars process — a Mesos framework running tars' rollout and
-//! cron engines — is killed with SIGKILL ten times while a Deployment rolls from one revision
+//! cron engines — is killed with SIGKILL twenty times while a Deployment rolls from one revision
 //! to the next and a per-second CronJob fires (`tars_conformance::kills`); each time a new
 //! process fails over to the same framework from the same state directory. At the end the
 //! Deployment has converged on the last revision applied (exactly its replicas live on the
@@ -21,7 +21,7 @@ use tars_backend_mesos::v1::master::CallType;
 use tars_backend_mesos::{MesosBackend, MesosConfig};
 use tars_conformance::kills::{self, DEPLOYMENT, JOB, REPLICAS};
 
-const KILLS: u64 = 10;
+const KILLS: u64 = 20;
 const INSTANCE: &str = "kills";
 const MASTER_ENV: &str = "TARS_MESOS_MASTER";
 

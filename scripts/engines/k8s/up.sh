@@ -21,6 +21,8 @@
 #   TARS_K8S_NODE_NAME       node name                       (default tars-node-0)
 #   TARS_K8S_TIMEOUT         overall seconds to wait for readiness, all attempts (default 120)
 #   TARS_K8S_ATTEMPTS        start attempts when a component dies while starting (default 2)
+#   TARS_K8S_NODE_RESTARTS   restarts of the hollow node if it dies later (default 3; each is
+#                            logged and counted in STATE_DIR/node.restarts; see hollow-node.sh)
 # Two clusters can run side by side with distinct STATE_DIRs and distinct ports. The
 # controller-manager and scheduler serve no port at all (--port=0 --secure-port=0).
 #
@@ -38,6 +40,7 @@ KUBELET_PORT=${TARS_K8S_KUBELET_PORT:-10250}
 NODE=${TARS_K8S_NODE_NAME:-tars-node-0}
 TIMEOUT=${TARS_K8S_TIMEOUT:-120}
 ATTEMPTS=${TARS_K8S_ATTEMPTS:-2}
+NODE_RESTARTS=${TARS_K8S_NODE_RESTARTS:-3}
 COMPONENTS=(etcd apiserver controller-manager scheduler node)
 
 (($# == 1)) || { echo "usage: $0 STATE_DIR" >&2; exit 2; }
@@ -194,11 +197,19 @@ attempt() {
     --cluster-signing-key-file="$S/ca.key" --profiling=false
   start scheduler kube-scheduler --kubeconfig="$S/kubeconfig" \
     --bind-address=127.0.0.1 --port=0 --secure-port=0 --leader-elect=false --profiling=false
-  rm -rf "$S/node-tmp"
+  rm -rf "$S/node-tmp" "$S/node.restarts"
   mkdir -p "$S/node-tmp"
   NODE_SINCE=$(date -u +%FT%TZ)
-  TMPDIR=$S/node-tmp start node kubemark --morph=kubelet --name="$NODE" \
-    --kubeconfig="$S/kubeconfig" --kubelet-port="$KUBELET_PORT" --kubelet-read-only-port=0
+  # In a /tmp of its own, restarted if it dies: see hollow-node.sh.
+  echo "=== $(date -u +%FT%TZ) starting kubemark (hollow node, at most $NODE_RESTARTS restarts)" >>"$S/node.log"
+  local private=(unshare --mount --propagation private)
+  ((EUID == 0)) || private=()
+  setsid "${private[@]}" "$HERE/hollow-node.sh" "$S" "$NODE_RESTARTS" \
+    "$BIN/kubemark" --morph=kubelet --name="$NODE" \
+    --kubeconfig="$S/kubeconfig" --kubelet-port="$KUBELET_PORT" --kubelet-read-only-port=0 \
+    >>"$S/node.log" 2>&1 </dev/null &
+  echo $! >"$S/node.pid"
+  disown $!
   wait_for "node $NODE Ready" node_ready || return 1
   wait_for "service account default/default exists (controller-manager works)" sa_exists || return 1
 }
@@ -230,7 +241,11 @@ done
 rss_total=0
 rss=()
 for c in "${COMPONENTS[@]}"; do
-  kb=$(awk '/^VmRSS:/{print $2}' "/proc/$(cat "$S/$c.pid")/status" 2>/dev/null || echo 0)
+  kb=0
+  # the node's pid is hollow-node.sh's; kubemark is its child
+  for p in $(cat "$S/$c.pid") $(pgrep -P "$(cat "$S/$c.pid")" || true); do
+    kb=$((kb + $(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
   rss_total=$((rss_total + kb))
   rss+=("$c $((kb / 1024))")
 done
