@@ -46,3 +46,4 @@ if [[ -f $S/node.restarts ]]; then
   echo "  hollow node restarted $(wc -l <"$S/node.restarts") time(s); its fatal lines:"
   grep -E '^(fatal error|panic:|F[0-9]{4} )' "$S/node.log" | head -n 10 | cut -c1-400 | sed 's/^/    /'
 fi
+exit 0
