@@ -20,12 +20,13 @@ use async_trait::async_trait;
 use osauth::services::{COMPUTE, IMAGE};
 use tars_api::Backend;
 use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
-use tars_backend_openstack::{Auth, OpenStackBackend, OpenStackConfig};
+use tars_backend_openstack::{OpenStackBackend, OpenStackConfig};
 use tars_conformance::{Target, harness};
 
+mod cloud;
 mod stand_in;
 
-const CLOUDS_ENV: &str = "TARS_OS_CLOUDS";
+use cloud::{clouds, probe_session};
 
 struct Instance {
     backend: Arc<dyn Backend>,
@@ -60,39 +61,6 @@ struct OpenStackTarget {
     _state: tempfile::TempDir,
     /// The compute services up and enabled (`TARS_OS_COMPUTE_HOSTS` of up.sh).
     hosts: usize,
-}
-
-fn clouds() -> Result<String, String> {
-    std::env::var(CLOUDS_ENV).map_err(|_| {
-        format!(
-            "no OpenStack cloud: set {CLOUDS_ENV}=STATE_DIR/clouds.yaml \
-             (scripts/engines/openstack/up.sh STATE_DIR starts one)"
-        )
-    })
-}
-
-/// A session of user `user` in project `project` (both in the default domain), with the
-/// password of `config` (cloud `tars` for the member, `tars-admin` for the admin).
-async fn probe_session(
-    config: &OpenStackConfig,
-    user: &str,
-    project: &str,
-) -> Result<osauth::Session, String> {
-    let Auth::Password { password, .. } = config.auth() else {
-        return Err("the test cloud uses a password".into());
-    };
-    let auth = osauth::identity::Password::new(
-        config.auth_url().as_str(),
-        user,
-        password.expose(),
-        "Default",
-    )
-    .map_err(|e| e.to_string())?
-    .with_project_scope(
-        osauth::common::IdOrName::Name(project.into()),
-        osauth::common::IdOrName::Name("Default".into()),
-    );
-    osauth::Session::new(auth).await.map_err(|e| e.to_string())
 }
 
 impl OpenStackTarget {

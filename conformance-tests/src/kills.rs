@@ -1,7 +1,7 @@
 //! The crash test every backend with tars' own engines runs: the tars process is killed with
 //! SIGKILL again and again while a Deployment rolls from one revision to the next and a
-//! per-second CronJob fires; each time a new process takes over the same state and starts the
-//! next rollout. At the end the Deployment has converged on the last revision applied and every
+//! per-second CronJob fires (every minute where schedules fire on whole minutes: [`Every`]);
+//! each time a new process takes over the same state and starts the next rollout. At the end the Deployment has converged on the last revision applied and every
 //! slot of the CronJob from the first to the last is one run or one `Missed` record: none
 //! started twice, none vanished.
 //!
@@ -37,6 +37,34 @@ pub const REPLICAS: u32 = 4;
 
 /// What the child prints once its backend is open.
 const OPENED: &str = "tars-rollout-opened";
+
+/// How often the CronJob fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Every {
+    /// `* * * * * *`.
+    Second,
+    /// `* * * * *`: for a backend whose schedules fire on whole minutes only (no
+    /// `Feature::SecondsSchedules`).
+    Minute,
+}
+
+impl Every {
+    /// The CronJob's schedule.
+    pub fn schedule(self) -> &'static str {
+        match self {
+            Every::Second => "* * * * * *",
+            Every::Minute => "* * * * *",
+        }
+    }
+
+    /// The time between two slots.
+    pub fn step(self) -> Duration {
+        match self {
+            Every::Second => Duration::from_secs(1),
+            Every::Minute => Duration::from_secs(60),
+        }
+    }
+}
 
 /// Revision `rev` of the Deployment: the sleep length tells the revisions apart.
 pub fn deployment(rev: u64) -> Deployment {
@@ -78,6 +106,11 @@ pub fn revision_of(spec: &ContainerGroupSpec) -> Option<u64> {
 
 /// The per-second CronJob, suspended or not.
 pub fn tick(suspend: bool) -> CronJob {
+    tick_every(Every::Second, suspend)
+}
+
+/// The CronJob firing `every` second or minute, suspended or not.
+pub fn tick_every(every: Every, suspend: bool) -> CronJob {
     let mut spec = ContainerGroupSpec::new(vec![Container::new("main", "none", &["true"])]);
     spec.restart_policy = RestartPolicy::Never;
     CronJob::new(
@@ -86,7 +119,7 @@ pub fn tick(suspend: bool) -> CronJob {
             suspend,
             successful_history_limit: 1000,
             failed_history_limit: 1000,
-            ..CronJobSpec::new(Some("* * * * * *"), spec)
+            ..CronJobSpec::new(Some(every.schedule()), spec)
         },
     )
 }
@@ -105,13 +138,18 @@ pub fn journal(state: &Path) -> (Vec<u64>, Vec<u64>) {
     (begun, ended)
 }
 
-/// The child's work, on a backend opened on `state`: applies the CronJob, then rolls the
-/// Deployment from revision to revision until it is killed. Each rollout is journaled before
-/// and after, fsynced.
+/// The child's work, on a backend opened on `state`: applies the per-second CronJob, then
+/// rolls the Deployment from revision to revision until it is killed. Each rollout is journaled
+/// before and after, fsynced.
 pub async fn child(backend: &dyn Backend, state: &Path) {
+    child_every(backend, state, Every::Second).await;
+}
+
+/// [`child`], with the CronJob firing `every` second or minute.
+pub async fn child_every(backend: &dyn Backend, state: &Path, every: Every) {
     backend
         .cron_jobs()
-        .apply(&tick(false), ApplyOptions::default())
+        .apply(&tick_every(every, false), ApplyOptions::default())
         .await
         .expect("cron job");
     let mut file = std::fs::OpenOptions::new()
@@ -156,9 +194,35 @@ pub fn child_state() -> Option<PathBuf> {
 /// (deterministic, 0.3–2.5 s after it opened its backend). Returns how many kills landed in
 /// the middle of a rollout.
 pub fn kill_children(child_test: &str, state: &Path, kills: u64, envs: &[(&str, &str)]) -> u64 {
+    kill_children_for(child_test, state, kills, Duration::ZERO, envs).mid_rollout
+}
+
+/// What [`kill_children_for`] did.
+#[derive(Debug, Clone)]
+pub struct Kills {
+    /// How many children were killed.
+    pub count: u64,
+    /// How many kills landed in the middle of a rollout.
+    pub mid_rollout: u64,
+    /// When each kill was sent.
+    pub at: Vec<jiff::Timestamp>,
+}
+
+/// [`kill_children`], going on killing after the first `kills` until `at_least` has passed
+/// since the first child started (so that a minute schedule's slots fall among the kills).
+pub fn kill_children_for(
+    child_test: &str,
+    state: &Path,
+    kills: u64,
+    at_least: Duration,
+    envs: &[(&str, &str)],
+) -> Kills {
     let exe = std::env::current_exe().expect("test binary");
+    let started = std::time::Instant::now();
     let mut mid_rollout = 0;
-    for kill in 0..kills {
+    let mut kill = 0;
+    let mut at = Vec::new();
+    while kill < kills || started.elapsed() < at_least {
         let mut child = Command::new(&exe)
             .args([child_test, "--exact", "--nocapture", "--test-threads=1"])
             .env(STATE_ENV, state)
@@ -178,14 +242,20 @@ pub fn kill_children(child_test: &str, state: &Path, kills: u64, envs: &[(&str, 
         }
         assert!(opened, "child {kill} never opened the backend");
         std::thread::sleep(Duration::from_millis(300 + (kill * 577) % 2200));
+        at.push(jiff::Timestamp::now());
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
         let (begun, ended) = journal(state);
         if begun.len() > ended.len() {
             mid_rollout += 1;
         }
+        kill += 1;
     }
-    mid_rollout
+    Kills {
+        count: kill,
+        mid_rollout,
+        at,
+    }
 }
 
 /// Waits for the Deployment to converge after the last kill and checks it is on the last
@@ -213,8 +283,8 @@ pub async fn converged_revision(backend: &dyn Backend, state: &Path) -> u64 {
     rev
 }
 
-/// Suspends the CronJob, waits until no run is active, and checks that every slot from the
-/// first to the last is one record, run to success or missed. Returns the history.
+/// Suspends the per-second CronJob, waits until no run is active, and checks that every slot
+/// from the first to the last is one record, run to success or missed. Returns the history.
 pub async fn cron_history_settled(backend: &dyn Backend) -> Vec<CronRun> {
     cron_history_settled_allowing(backend, |_| false).await
 }
@@ -225,9 +295,18 @@ pub async fn cron_history_settled_allowing(
     backend: &dyn Backend,
     allowed: impl Fn(&CronRun) -> bool,
 ) -> Vec<CronRun> {
+    cron_history_settled_every(backend, Every::Second, allowed).await
+}
+
+/// [`cron_history_settled_allowing`] for the CronJob firing `every` second or minute.
+pub async fn cron_history_settled_every(
+    backend: &dyn Backend,
+    every: Every,
+    allowed: impl Fn(&CronRun) -> bool,
+) -> Vec<CronRun> {
     backend
         .cron_jobs()
-        .apply(&tick(true), ApplyOptions::default())
+        .apply(&tick_every(every, true), ApplyOptions::default())
         .await
         .expect("suspend");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -242,7 +321,7 @@ pub async fn cron_history_settled_allowing(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    crate::cases::cron::check_every_slot_once_allowing(&history, allowed)
+    crate::cases::cron::check_slots_once(&history, every.step(), allowed)
         .unwrap_or_else(|e| panic!("{e}"));
     history
 }
