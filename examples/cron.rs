@@ -105,7 +105,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let state = tempfile::tempdir()?;
     let url = url.unwrap_or_else(|| format!("local://{}", state.path().display()));
-    println!("tars cron example: backend {url}");
+    // Shown without the credentials a URL may carry (`chronos=http://user:secret@host`).
+    println!("tars cron example: backend {}", tars::url::redact(&url));
     let backend = tars::connect(&url).await?;
     let api = backend.cron_jobs();
     for j in jobs() {

@@ -106,7 +106,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => url.clone(),
         None => format!("local://{}", state.path().display()),
     };
-    println!("tars quickstart: backend {url}");
+    // Shown without the credentials a URL may carry (`chronos=http://user:secret@host`).
+    println!("tars quickstart: backend {}", tars::url::redact(&url));
     let backend = tars::connect(&url).await?;
     let caps = backend.capabilities().await?;
     if args.delete {
@@ -164,7 +165,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             None => format!("local://{}", state.keep().display()),
         };
         println!("--keep: {NAME} stays running; inspect it with the engine's own tools");
-        println!("remove it with: cargo run --example quickstart -- --backend '{url}' --delete");
+        // Credentials in the URL are hidden (`***`): give them again to delete.
+        println!(
+            "remove it with: cargo run --example quickstart -- --backend '{}' --delete",
+            tars::url::redact(&url)
+        );
         backend.shutdown().await?;
         return Ok(());
     }

@@ -20,7 +20,7 @@ pub const DEFAULT_INSTANCE: &str = "default";
 ///     .failover_timeout(Duration::from_secs(3600));
 /// assert_eq!(config.instance_id(), "billing");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MesosConfig {
     pub(crate) master: String,
     pub(crate) state_dir: Option<PathBuf>,
@@ -34,9 +34,28 @@ pub struct MesosConfig {
     pub(crate) chronos: Option<crate::chronos::ChronosConfig>,
 }
 
+impl std::fmt::Debug for MesosConfig {
+    /// Every field, the master's credentials (`http://user:secret@host:5050`) hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MesosConfig")
+            .field("master", &tars_api::redact::url_credentials(&self.master))
+            .field("state_dir", &self.state_dir)
+            .field("instance", &self.instance)
+            .field("framework_name", &self.framework_name)
+            .field("role", &self.role)
+            .field("failover_timeout", &self.failover_timeout)
+            .field("refuse", &self.refuse)
+            .field("sizing", &self.sizing)
+            .field("user", &self.user)
+            .field("chronos", &self.chronos)
+            .finish()
+    }
+}
+
 impl MesosConfig {
-    /// The master at `host:port` (or `http://host:port`); redirects to the leading master are
-    /// followed.
+    /// The master at `host:port` (or `http://host:port`; `http://user:secret@host:port` for
+    /// HTTP basic authentication, the credentials never shown); redirects to the leading master
+    /// are followed.
     pub fn new(master: impl Into<String>) -> Self {
         MesosConfig {
             master: master.into(),
@@ -124,7 +143,8 @@ impl MesosConfig {
         self.instance.as_deref().unwrap_or(DEFAULT_INSTANCE)
     }
 
-    /// The master address.
+    /// The master address, as given (with its credentials, if any: show
+    /// `tars_api::redact::url_credentials` of it, never the address itself).
     pub fn master(&self) -> &str {
         &self.master
     }

@@ -187,7 +187,7 @@ impl Framework {
                     .unwrap_or_else(|| "no answer".to_owned());
                 Err(unavailable(format!(
                     "not subscribed to the Mesos master at {} within {limit:?}: {why}",
-                    self.config.master
+                    tars_api::redact::url_credentials(&self.config.master)
                 )))
             }
         }
@@ -314,7 +314,11 @@ impl Framework {
             let result = self.session(&mut rebuilt).await;
             *self.caller.lock().unwrap_or_else(PoisonError::into_inner) = None;
             if let Err(why) = result {
-                tracing::warn!(master = %self.config.master, %why, "Mesos subscription ended");
+                tracing::warn!(
+                    master = %tars_api::redact::url_credentials(&self.config.master),
+                    %why,
+                    "Mesos subscription ended"
+                );
                 *self
                     .last_error
                     .lock()

@@ -73,7 +73,10 @@ pub struct MesosBackend {
 impl std::fmt::Debug for MesosBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MesosBackend")
-            .field("master", &self.fw.config.master())
+            .field(
+                "master",
+                &tars_api::redact::url_credentials(self.fw.config.master()),
+            )
             .field("instance", &self.fw.instance)
             .field("framework_id", &self.fw.framework_id().map(|i| i.value))
             .finish()

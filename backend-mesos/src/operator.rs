@@ -12,10 +12,21 @@ use std::time::Duration;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The operator endpoint of one master.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OperatorClient {
     http: reqwest::Client,
     endpoint: Url,
+}
+
+impl std::fmt::Debug for OperatorClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorClient")
+            .field(
+                "endpoint",
+                &tars_api::redact::url_credentials(self.endpoint.as_str()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl OperatorClient {

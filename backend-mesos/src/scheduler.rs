@@ -43,7 +43,7 @@ pub enum Error {
     /// The master address is not usable.
     #[error("invalid Mesos master address {address:?}: {reason}")]
     InvalidAddress {
-        /// The address given.
+        /// The address given, its credentials hidden.
         address: String,
         /// Why.
         reason: String,
@@ -80,10 +80,21 @@ pub enum Error {
 }
 
 /// The scheduler endpoint of one master.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SchedulerClient {
     http: reqwest::Client,
     endpoint: Url,
+}
+
+impl std::fmt::Debug for SchedulerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerClient")
+            .field(
+                "endpoint",
+                &tars_api::redact::url_credentials(self.endpoint.as_str()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl SchedulerClient {
@@ -268,7 +279,7 @@ impl Caller {
 /// The URL of `path` on the master at `master` (`host:port` or `http://host:port`).
 pub(crate) fn endpoint(master: &str, path: &str) -> Result<Url, Error> {
     let invalid = |reason: String| Error::InvalidAddress {
-        address: master.to_owned(),
+        address: tars_api::redact::url_credentials(master),
         reason,
     };
     let with_scheme = if master.contains("://") {

@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod meta;
 pub mod object;
 pub mod quantity;
+pub mod redact;
 pub mod schedule;
 pub mod selector;
 pub mod serde_duration;

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 
 use tars_api::{Error, Result};
 
-/// A parsed backend URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed backend URL. Its `Debug` hides the credentials a URL in it may carry
+/// (`chronos=http://user:secret@host:4400`).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BackendUrl {
     /// `local:///state/dir`.
@@ -57,6 +58,55 @@ pub enum BackendUrl {
     },
 }
 
+impl std::fmt::Debug for BackendUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hide = |u: &url::Url| tars_api::redact::url_credentials(u.as_str());
+        match self {
+            BackendUrl::Local(u) => f.debug_tuple("Local").field(&hide(u)).finish(),
+            BackendUrl::K8s {
+                context,
+                namespace,
+                state,
+                instance,
+            } => f
+                .debug_struct("K8s")
+                .field("context", context)
+                .field("namespace", namespace)
+                .field("state", state)
+                .field("instance", instance)
+                .finish(),
+            BackendUrl::Mesos {
+                master,
+                state,
+                chronos,
+                instance,
+            } => f
+                .debug_struct("Mesos")
+                .field("master", master)
+                .field("state", state)
+                .field("chronos", &chronos.as_ref().map(hide))
+                .field("instance", instance)
+                .finish(),
+            BackendUrl::OpenStack {
+                cloud,
+                clouds,
+                region,
+                project,
+                state,
+                instance,
+            } => f
+                .debug_struct("OpenStack")
+                .field("cloud", cloud)
+                .field("clouds", clouds)
+                .field("region", region)
+                .field("project", project)
+                .field("state", state)
+                .field("instance", instance)
+                .finish(),
+        }
+    }
+}
+
 impl BackendUrl {
     /// The scheme, which is also the cargo feature enabling the backend.
     pub fn scheme(&self) -> &'static str {
@@ -68,10 +118,11 @@ impl BackendUrl {
         }
     }
 
-    /// Parses and checks a backend URL.
+    /// Parses and checks a backend URL. Its errors never show the credentials a URL in it
+    /// may carry ([`redact`]).
     pub fn parse(text: &str) -> Result<Self> {
         let url = url::Url::parse(text)
-            .map_err(|e| Error::invalid("url", format!("{text:?} is not a URL: {e}")))?;
+            .map_err(|e| Error::invalid("url", format!("{:?} is not a URL: {e}", redact(text))))?;
         let params = |known: &[&str]| -> Result<BTreeMap<String, String>> {
             let mut out = BTreeMap::new();
             for (k, v) in url.query_pairs() {
@@ -128,7 +179,9 @@ impl BackendUrl {
                     .remove("chronos")
                     .map(|c| {
                         let u = url::Url::parse(&c)
-                            .map_err(|e| Error::invalid("url.chronos", format!("{c:?}: {e}")))?;
+                            .map_err(|e| {
+                                Error::invalid("url.chronos", format!("{:?}: {e}", redact(&c)))
+                            })?;
                         if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
                             return Err(Error::invalid(
                                 "url.chronos",
@@ -181,9 +234,53 @@ impl BackendUrl {
     }
 }
 
+/// `url` as it may be shown (printed, logged, put in an error): the credentials of every URL
+/// in it, nested ones too (`?chronos=http://user:secret@host`), replaced by `***`.
+///
+/// ```
+/// assert_eq!(
+///     tars::url::redact("mesos://m:5050?chronos=http://tars:s3cret@c:4400"),
+///     "mesos://m:5050?chronos=http://***@c:4400"
+/// );
+/// ```
+pub fn redact(url: &str) -> String {
+    tars_api::redact::url_credentials(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_debug_or_the_errors_of_a_url() {
+        const SECRET: &str = "url-sentinel-2f8e61";
+        let parsed = BackendUrl::parse(&format!(
+            "mesos://127.0.0.1:5050?chronos=http://tars:{SECRET}@127.0.0.1:4400"
+        ))
+        .expect("mesos");
+        let shown = format!("{parsed:?}");
+        assert!(shown.contains("http://***@127.0.0.1:4400/"), "{shown}");
+        let local =
+            BackendUrl::parse(&format!("local://tars:{SECRET}@localhost/tmp/x")).expect("local");
+        let local = format!("{local:?}");
+        assert!(local.contains("***@"), "{local}");
+        // Refused URLs: the whole text, and the Chronos URL, are in the error.
+        for bad in [
+            format!("mesos://m:5050?chronos=http://tars:{SECRET}@c:notaport"),
+            format!("mesos://m:5050?chronos=http%3A%2F%2Ftars%3A{SECRET}%40c%3Anotaport"),
+            format!("http://tars:{SECRET}@h:notaport"),
+        ] {
+            let err = BackendUrl::parse(&bad).expect_err(&bad);
+            let text = format!("{err} {err:?}");
+            assert!(
+                text.contains("***"),
+                "{bad}: the error shows the URL: {text}"
+            );
+            for t in [&shown, &local, &text] {
+                assert!(!t.contains(SECRET), "{bad}: {t}");
+            }
+        }
+    }
 
     #[test]
     fn parses_every_scheme() {
