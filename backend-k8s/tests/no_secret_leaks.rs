@@ -2,18 +2,16 @@
 //! `Debug`, the errors of a failed connection, or the logs.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use tars_backend_k8s::{K8sBackend, K8sConfig};
+use tars_conformance::shown::{Captured, closed_port};
 
 const SENTINEL: &str = "tars-sentinel-token-5d1f0c";
 
 /// A kubeconfig for a server that does not answer (a closed port on loopback), with a bearer
 /// token that must never be shown.
 fn kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
+    let port = closed_port();
     let path = dir.join("kubeconfig");
     let mut f = std::fs::File::create(&path).expect("create");
     write!(
@@ -37,19 +35,6 @@ current-context: ctx
     )
     .expect("write");
     path
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]
@@ -76,7 +61,7 @@ async fn the_kubeconfig_token_never_reaches_debug_errors_or_logs() {
         err.is_retryable(),
         "an unreachable server is Unavailable: {err_text}"
     );
-    let logs = String::from_utf8_lossy(&logs.0.lock().expect("lock")).into_owned();
+    let logs = logs.text();
     assert!(
         logs.contains("TLS verification is OFF"),
         "the opt-out is announced loudly: {logs}"

@@ -3,8 +3,7 @@
 //! The sentinel must appear in none of: the captured log output, `Debug` of anything returned,
 //! error messages, or any file under the state directory. It must reach the container.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tars_api::api::{ApplyOptions, DeleteOptions, LogOptions};
@@ -13,25 +12,10 @@ use tars_api::group::SecretRef;
 use tars_api::layer::Layered;
 use tars_api::{Backend, Container, ContainerGroup, ContainerGroupSpec, EnvVar, GroupPhase};
 use tars_backend_local::{LocalBackend, LocalConfig};
+use tars_conformance::shown::Captured;
 use tars_engine::layer::{Retry, Trace};
 
 const SENTINEL: &str = "redaction-sentinel-4c1d9e7b2a";
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn files_containing(dir: &std::path::Path, needle: &[u8], found: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
@@ -61,7 +45,7 @@ fn with_secret(name: &str, key: &str) -> ContainerGroup {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_never_reaches_logs_debug_errors_or_state() {
-    let capture = Capture::default();
+    let capture = Captured::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -168,8 +152,7 @@ async fn a_secret_never_reaches_logs_debug_errors_or_state() {
         .expect("delete");
     backend.shutdown().await.expect("shutdown");
 
-    let logged = String::from_utf8_lossy(&capture.0.lock().unwrap_or_else(PoisonError::into_inner))
-        .into_owned();
+    let logged = capture.text();
     assert!(
         logged.contains("tars.call"),
         "the capture saw tars' spans: {logged}"

@@ -6,38 +6,14 @@
 //! Secret *values* never enter a Mesos spec: a group names its secrets (`SecretRef`: name and
 //! key), and Mesos refuses the feature before anything is sent, so no refusal can carry one.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use tars_api::Backend;
 use tars_api::api::ListParams;
 use tars_backend_mesos::chronos::ChronosConfig;
 use tars_backend_mesos::{MesosBackend, MesosConfig};
+use tars_conformance::shown::{Captured, closed_port};
 
 const MASTER_SENTINEL: &str = "tars-sentinel-mesos-3b9e1f";
 const CHRONOS_SENTINEL: &str = "tars-sentinel-chronos-8c2d4a";
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn master_and_chronos_credentials_never_reach_debug_errors_or_logs() {
@@ -100,8 +76,7 @@ async fn master_and_chronos_credentials_never_reach_debug_errors_or_logs() {
     shown.push(("cron error", text));
     backend.shutdown().await.expect("shutdown");
 
-    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(PoisonError::into_inner))
-        .into_owned();
+    let logs = logs.text();
     assert!(
         logs.contains("Mesos subscription ended") && logs.contains(&master_port.to_string()),
         "the failed subscriptions are logged with the master: {logs}"

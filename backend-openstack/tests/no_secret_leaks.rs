@@ -4,37 +4,14 @@
 //! loopback port: no cloud needed), errors of a `clouds.yaml` tars cannot use, or the logs at
 //! TRACE level (tars' and, through `log`, those of osauth and reqwest).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use tars_backend_openstack::{OpenStackBackend, OpenStackConfig};
+use tars_conformance::shown::{Captured, closed_port};
 use tracing_subscriber::util::SubscriberInitExt;
 
 const PASSWORD: &str = "tars-sentinel-password-6e0b2c";
 const APP_SECRET: &str = "tars-sentinel-appcred-91d4fa";
 /// A password YAML reads as a number.
 const NUMERIC_PASSWORD: &str = "6021409173";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
 
 fn clouds_yaml(port: u16) -> String {
     format!(
@@ -152,8 +129,7 @@ async fn passwords_and_application_credential_secrets_never_reach_debug_errors_o
         shown.push((format!("{what}: error"), text));
     }
 
-    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(PoisonError::into_inner))
-        .into_owned();
+    let logs = logs.text();
     assert!(
         logs.contains(&port.to_string()),
         "the logs show the calls to Keystone: {logs}"

@@ -19,6 +19,7 @@ pub mod harness;
 pub mod kills;
 pub mod matrix;
 mod outcome;
+pub mod shown;
 mod target;
 
 pub use outcome::Outcome;
