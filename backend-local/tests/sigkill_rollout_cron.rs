@@ -7,13 +7,12 @@
 mod common;
 use common::processes_by_group;
 
-use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use tars_api::Backend;
-use tars_api::api::DeleteOptions;
 use tars_backend_local::{LocalBackend, LocalConfig};
-use tars_conformance::kills::{self, DEPLOYMENT, JOB, REPLICAS};
+use tars_conformance::kills::{self, Every};
 
 const KILLS: u64 = 20;
 
@@ -48,44 +47,12 @@ fn sigkill_mid_rollout_and_mid_cron_converges_with_every_slot_once() {
             .expect("final open");
         let rev = kills::converged_revision(&backend, &state).await;
 
-        // Exactly REPLICAS groups of the Deployment run, each with its wrapper and program.
-        let procs = processes_by_group(&state);
-        let web: BTreeMap<&String, &Vec<u32>> = procs
-            .iter()
-            .filter(|(name, _)| name.starts_with("web-"))
-            .collect();
-        assert_eq!(
-            web.len(),
-            REPLICAS as usize,
-            "groups of the Deployment with processes: {web:?}"
-        );
-        for (name, pids) in &web {
-            assert_eq!(pids.len(), 2, "group {name} runs {pids:?}");
-            let group = backend
-                .container_groups()
-                .get(name)
-                .await
-                .unwrap_or_else(|e| panic!("process of group {name} without the group: {e}"));
-            assert_eq!(
-                kills::revision_of(&group.spec),
-                Some(rev),
-                "group {name} is of an older revision"
-            );
-        }
-
-        let history = kills::cron_history_settled(&backend).await;
-        backend
-            .deployments()
-            .delete(DEPLOYMENT, DeleteOptions::default())
-            .await
-            .expect("delete");
-        backend
-            .cron_jobs()
-            .delete(JOB, DeleteOptions::default())
-            .await
-            .expect("delete");
-        let left = processes_by_group(&state);
-        assert!(left.is_empty(), "processes left after deleting: {left:?}");
+        // Exactly REPLICAS groups of the Deployment run, each with its wrapper and program;
+        // none is left after deleting (a delete returns once its processes are gone).
+        let history = kills::end_state(&backend, rev, Every::Second, 2, Duration::ZERO, || async {
+            processes_by_group(&state)
+        })
+        .await;
         backend.shutdown().await.expect("shutdown");
         eprintln!(
             "{}",

@@ -12,14 +12,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use libtest_mimic::{Arguments, Failed, Trial};
-use tars_api::Backend;
-use tars_api::api::DeleteOptions;
+use libtest_mimic::{Arguments, Failed};
 use tars_backend_mesos::convert::{group_name, owned};
 use tars_backend_mesos::operator::OperatorClient;
 use tars_backend_mesos::v1::master::CallType;
 use tars_backend_mesos::{MesosBackend, MesosConfig};
-use tars_conformance::kills::{self, DEPLOYMENT, JOB, REPLICAS};
+use tars_conformance::kills::{self, Every};
 
 const KILLS: u64 = 20;
 const INSTANCE: &str = "kills";
@@ -83,44 +81,11 @@ fn parent(master: &str) -> Result<(), Failed> {
         let framework = backend.framework_id().expect("subscribed by now");
 
         // Exactly REPLICAS groups of the Deployment are alive on the master, one task each,
-        // every one of the converged revision.
-        let live = live_tasks(&operator, &framework).await;
-        let web: BTreeMap<&String, &Vec<String>> = live
-            .iter()
-            .filter(|(name, _)| name.starts_with("web-"))
-            .collect();
-        assert_eq!(
-            web.len(),
-            REPLICAS as usize,
-            "live groups of the Deployment: {web:?}"
-        );
-        for (name, tasks) in &web {
-            assert_eq!(tasks.len(), 1, "group {name} runs tasks {tasks:?}");
-            let group = backend
-                .container_groups()
-                .get(name)
-                .await
-                .unwrap_or_else(|e| panic!("live task of group {name} without the group: {e}"));
-            assert_eq!(
-                kills::revision_of(&group.spec),
-                Some(rev),
-                "group {name} is of an older revision"
-            );
-        }
-
-        let history = kills::cron_history_settled(&backend).await;
-        backend
-            .deployments()
-            .delete(DEPLOYMENT, DeleteOptions::default())
-            .await
-            .expect("delete");
-        backend
-            .cron_jobs()
-            .delete(JOB, DeleteOptions::default())
-            .await
-            .expect("delete");
-        let left = live_tasks(&operator, &framework).await;
-        assert!(left.is_empty(), "live tasks after deleting: {left:?}");
+        // every one of the converged revision; none after deleting.
+        let history = kills::end_state(&backend, rev, Every::Second, 1, Duration::ZERO, || {
+            live_tasks(&operator, &framework)
+        })
+        .await;
         backend.teardown().await.expect("teardown");
         eprintln!(
             "{}",
@@ -132,32 +97,8 @@ fn parent(master: &str) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let master = std::env::var(MASTER_ENV).ok();
-    let trials = match master {
-        Some(master) => {
-            let m = master.clone();
-            vec![
-                Trial::test("rollout_child", move || child(&m)),
-                Trial::test(
-                    "sigkill_mid_rollout_and_mid_cron_converges_with_every_slot_once",
-                    move || parent(&master),
-                ),
-            ]
-        }
-        None => {
-            eprintln!(
-                "no Mesos master: set {MASTER_ENV}=HOST:PORT (scripts/engines/mesos/up.sh); \
-                 every test ignored"
-            );
-            vec![
-                Trial::test("rollout_child", || Ok(())).with_ignored_flag(true),
-                Trial::test(
-                    "sigkill_mid_rollout_and_mid_cron_converges_with_every_slot_once",
-                    || Ok(()),
-                )
-                .with_ignored_flag(true),
-            ]
-        }
-    };
-    libtest_mimic::run(&args, trials).exit()
+    let master = std::env::var(MASTER_ENV).map_err(|_| {
+        format!("no Mesos master: set {MASTER_ENV}=HOST:PORT (scripts/engines/mesos/up.sh)")
+    });
+    libtest_mimic::run(&args, kills::trials(master, child, parent)).exit()
 }

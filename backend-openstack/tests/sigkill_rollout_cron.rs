@@ -9,15 +9,15 @@
 //! slot of the CronJob is one run or one `Missed` record (none started twice, none vanished),
 //! and after deleting both Nova lists no server of this tars instance.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Failed};
 use osauth::services::COMPUTE;
 use tars_api::Backend;
-use tars_api::api::DeleteOptions;
 use tars_backend_openstack::{OpenStackBackend, OpenStackConfig};
-use tars_conformance::kills::{self, DEPLOYMENT, Every, JOB, REPLICAS};
+use tars_conformance::kills::{self, Every};
 
 mod cloud;
 mod stand_in;
@@ -129,54 +129,23 @@ fn parent(clouds: &str) -> Result<(), Failed> {
         let rev = kills::converged_revision(&backend, &state).await;
 
         // Exactly REPLICAS servers of the Deployment in Nova, every one a group of the
-        // converged revision.
-        let web: Vec<(String, String)> = servers(&member, &instance)
-            .await
-            .into_iter()
-            .filter(|(name, _)| name.starts_with("web-"))
-            .collect();
-        assert_eq!(
-            web.len(),
-            REPLICAS as usize,
-            "servers of the Deployment: {web:?}"
-        );
-        for (name, _) in &web {
-            let group = backend
-                .container_groups()
-                .get(name)
-                .await
-                .unwrap_or_else(|e| panic!("server {name} without its group: {e}"));
-            assert_eq!(
-                kills::revision_of(&group.spec),
-                Some(rev),
-                "group {name} is of an older revision"
-            );
-        }
-
-        let history = kills::cron_history_settled_every(&backend, Every::Minute, |_| false).await;
-        backend
-            .deployments()
-            .delete(DEPLOYMENT, DeleteOptions::default())
-            .await
-            .expect("delete");
-        backend
-            .cron_jobs()
-            .delete(JOB, DeleteOptions::default())
-            .await
-            .expect("delete");
-        // Nova deletes asynchronously: the servers go within a minute.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = servers(&member, &instance).await;
-            if left.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "servers of tars left after deleting: {left:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        // converged revision; none of tars' after deleting (Nova deletes asynchronously: the
+        // servers go within a minute).
+        let history = kills::end_state(
+            &backend,
+            rev,
+            Every::Minute,
+            1,
+            Duration::from_secs(60),
+            || async {
+                let mut by_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for (name, status) in servers(&member, &instance).await {
+                    by_group.entry(name).or_default().push(status);
+                }
+                by_group
+            },
+        )
+        .await;
         let _ = backend.shutdown().await;
         eprintln!(
             "{}; {mid_cron} kills less than {MID_CRON:?} after a minute boundary (mid-cron); \
@@ -191,28 +160,5 @@ fn parent(clouds: &str) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let trials = match clouds() {
-        Ok(path) => {
-            let p = path.clone();
-            vec![
-                Trial::test("rollout_child", move || child(&p)),
-                Trial::test(
-                    "sigkill_mid_rollout_and_mid_cron_converges_with_every_slot_once",
-                    move || parent(&path),
-                ),
-            ]
-        }
-        Err(why) => {
-            eprintln!("{why}; every test ignored");
-            vec![
-                Trial::test("rollout_child", || Ok(())).with_ignored_flag(true),
-                Trial::test(
-                    "sigkill_mid_rollout_and_mid_cron_converges_with_every_slot_once",
-                    || Ok(()),
-                )
-                .with_ignored_flag(true),
-            ]
-        }
-    };
-    libtest_mimic::run(&args, trials).exit()
+    libtest_mimic::run(&args, kills::trials(clouds(), child, parent)).exit()
 }

@@ -6,16 +6,20 @@
 //! started twice, none vanished.
 //!
 //! A backend's test binary holds two tests: the child ([`child`], which returns at once unless
-//! [`STATE_ENV`] is set) and the parent, which calls [`kill_children`] and then checks the end
-//! state with [`converged_revision`] and [`cron_history_settled`] plus its own look at the
-//! engine (processes, tasks).
+//! [`STATE_ENV`] is set) and the parent, which calls [`kill_children`], then
+//! [`converged_revision`] and [`end_state`] with its own look at the engine (processes, tasks,
+//! servers). [`trials`] makes the two for a binary whose engine may be missing.
 
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tars_api::api::ApplyOptions;
+use libtest_mimic::{Failed, Trial};
+use tars_api::api::{ApplyOptions, DeleteOptions};
 use tars_api::conditions::is_deployment_complete;
 use tars_api::group::GroupTemplate;
 use tars_api::{
@@ -347,4 +351,100 @@ pub fn summary(
         count(RunOutcome::Failed),
         count(RunOutcome::Missed),
     )
+}
+
+/// The end of every backend's kill test, once tars has converged on revision `rev`: exactly
+/// [`REPLICAS`] groups of the Deployment are live on the engine, each with `per_group` live
+/// units (processes, tasks or servers, as `live` lists them by group name) and each a group of
+/// revision `rev`; the CronJob's history settles with every slot once
+/// ([`cron_history_settled_every`]); then both are deleted, and nothing of them is live on the
+/// engine within `gone_within` (checked at least once). Returns the history.
+pub async fn end_state<L, Fut, U>(
+    backend: &dyn Backend,
+    rev: u64,
+    every: Every,
+    per_group: usize,
+    gone_within: Duration,
+    live: L,
+) -> Vec<CronRun>
+where
+    L: Fn() -> Fut,
+    Fut: Future<Output = BTreeMap<String, Vec<U>>>,
+    U: Debug,
+{
+    let now = live().await;
+    let web: BTreeMap<&String, &Vec<U>> = now
+        .iter()
+        .filter(|(name, _)| name.starts_with(&format!("{DEPLOYMENT}-")))
+        .collect();
+    assert_eq!(
+        web.len(),
+        REPLICAS as usize,
+        "live groups of the Deployment: {web:?}"
+    );
+    for (name, units) in &web {
+        assert_eq!(units.len(), per_group, "group {name} runs {units:?}");
+        let group = backend
+            .container_groups()
+            .get(name)
+            .await
+            .unwrap_or_else(|e| panic!("{name} is live on the engine without its group: {e}"));
+        assert_eq!(
+            revision_of(&group.spec),
+            Some(rev),
+            "group {name} is of an older revision"
+        );
+    }
+
+    let history = cron_history_settled_every(backend, every, |_| false).await;
+    backend
+        .deployments()
+        .delete(DEPLOYMENT, DeleteOptions::default())
+        .await
+        .expect("delete the Deployment");
+    backend
+        .cron_jobs()
+        .delete(JOB, DeleteOptions::default())
+        .await
+        .expect("delete the CronJob");
+    let deadline = tokio::time::Instant::now() + gone_within;
+    loop {
+        let left = live().await;
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "live on the engine after deleting: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    history
+}
+
+/// The two trials of a kill test's binary, `rollout_child` and the parent: run with `engine`
+/// (where the engine is: a master's address, a clouds.yaml), or both ignored, printing why, when
+/// `engine` says there is none.
+pub fn trials(
+    engine: Result<String, String>,
+    child: fn(&str) -> Result<(), Failed>,
+    parent: fn(&str) -> Result<(), Failed>,
+) -> Vec<Trial> {
+    const PARENT: &str = "sigkill_mid_rollout_and_mid_cron_converges_with_every_slot_once";
+    match engine {
+        Ok(engine) => {
+            let e = engine.clone();
+            vec![
+                Trial::test("rollout_child", move || child(&e)),
+                Trial::test(PARENT, move || parent(&engine)),
+            ]
+        }
+        Err(why) => {
+            eprintln!("{why}; every test ignored");
+            vec![
+                Trial::test("rollout_child", || Ok(())).with_ignored_flag(true),
+                Trial::test(PARENT, || Ok(())).with_ignored_flag(true),
+            ]
+        }
+    }
 }
