@@ -1,5 +1,5 @@
 //! On a real OpenStack (`TARS_OS_CLOUDS=STATE_DIR/clouds.yaml`; without it the test is reported
-//! ignored, with the reason): the tars process is killed with SIGKILL at least ten times, and on
+//! ignored, with the reason): the tars process is killed with SIGKILL at least twenty times, and on
 //! until 70 s have passed, while a Deployment rolls from one revision to the next and a CronJob
 //! of every minute fires (`tars_conformance::kills`; OpenStack schedules fire on whole minutes,
 //! so at least one slot falls among the kills); each time a new process takes over the same
@@ -25,7 +25,7 @@ mod stand_in;
 use cloud::{clouds, probe_session};
 
 /// Kills at least, mid-rollout most of them.
-const KILLS: u64 = 10;
+const KILLS: u64 = 20;
 
 /// Kills go on until this long has passed: a minute boundary (a cron slot) falls among them.
 const KILL_PHASE: Duration = Duration::from_secs(70);
