@@ -47,6 +47,13 @@ pub(crate) async fn connect(config: &K8sConfig) -> Result<(Client, String)> {
              certificate is accepted"
         );
         kube_config.accept_invalid_certs = true;
+    } else if kube_config.accept_invalid_certs {
+        tracing::warn!(
+            backend = BACKEND,
+            server = %kube_config.cluster_url,
+            "TLS verification is OFF: the kubeconfig sets insecure-skip-tls-verify (honoured, as \
+             kubectl does): any server certificate is accepted"
+        );
     }
     let namespace = config
         .namespace

@@ -76,7 +76,8 @@ impl K8sConfig {
     /// **Insecure**: accepts any server certificate, whatever the kubeconfig says. For
     /// throw-away test clusters with self-signed certificates only; tars logs a warning at every
     /// connection made this way. Certificates are verified by default (and when the kubeconfig
-    /// itself sets `insecure-skip-tls-verify`, kube-rs honours that, as kubectl does).
+    /// itself sets `insecure-skip-tls-verify`, kube-rs honours that, as kubectl does, and tars
+    /// logs the same warning).
     pub fn insecure_skip_tls_verify_for_test_clusters(mut self) -> Self {
         self.insecure_skip_tls_verify = true;
         self
