@@ -101,17 +101,26 @@ spawn() {
 }
 
 # uwsgi NAME PORT WSGI_FILE [VAR=VALUE...]: an HTTP router on PORT (keep-alive: clients reuse
-# connections; --http-socket dropped them) in front of one worker with 4 threads, which the
+# connections; --http-socket dropped them) in front of one worker with 4 threads (placement: 1,
+# below), which the
 # router reaches on PORT+10. --die-on-term: SIGTERM stops it (uWSGI's default is to reload).
 # --buffer-size 65535: Nova lists a page of servers by asking Neutron for the ports of every one
 # in one GET (`device_id=...` per server); past ~75 servers that request is longer than uWSGI's
 # default 4 KiB and Neutron's router drops it, and Nova answers the list with 500.
+#
+# Placement gets one thread: with 4, its requests deadlocked on placement.db under load (CI,
+# 2026-11-26: GET /allocation_candidates and PUT /allocations waited 60 s, the busy timeout, then
+# "database is locked"; Nova set the servers to ERROR, NoValidHost). Every transaction takes
+# SQLite's write lock up front (pylib/sitecustomize.py), so a thread holding it while it waits for
+# something another thread of the process holds, which waits for the lock, stalls both. Placement
+# is the only user of placement.db: one request at a time there leaves nothing to contend.
 uwsgi_service() {
-  local name=$1 port=$2 file=$3
+  local name=$1 port=$2 file=$3 threads=4
   shift 3
+  [[ $name == placement ]] && threads=1
   spawn "$name" "$@" -- "$V/bin/uwsgi" --http "127.0.0.1:$port" --http-keepalive \
     --socket "127.0.0.1:$((port + OS_UWSGI_SOCKET_OFFSET))" --wsgi-file "$SP/$file" \
-    --callable application --master --processes 1 --threads 4 --lazy-apps --die-on-term \
+    --callable application --master --processes 1 --threads "$threads" --lazy-apps --die-on-term \
     --buffer-size 65535 --need-app --logto "$S/logs/$name-uwsgi.log"
 }
 
