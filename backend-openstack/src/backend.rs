@@ -66,6 +66,7 @@ impl OpenStackBackend {
             stamp: stamp.clone(),
             server_groups: Arc::default(),
             poller: Arc::default(),
+            names: Arc::default(),
         });
         groups.remove_empty_server_groups().await;
         // The engines drive the groups directly (their calls are not the user's).

@@ -34,6 +34,7 @@ use crate::convert::metadata::{MAX_LEN, generation_of, label_key, labels_of, own
 use crate::convert::placement::{is_server_group_of, server_group_for};
 use crate::convert::server::{SchedulerHints, boot_image_name, instance_tag, server_create};
 use crate::convert::status::{Server, group_status, timestamp};
+use crate::name_locks::NameLocks;
 
 const KIND: Kind = Kind::ContainerGroup;
 /// The metadata key prefix of the stored spec chunks.
@@ -167,6 +168,8 @@ pub(crate) struct OpenStackGroups {
     pub(crate) server_groups: Arc<tokio::sync::Mutex<()>>,
     /// The sender of the polling task that feeds every watch, while one runs.
     pub(crate) poller: Arc<Mutex<Option<broadcast::Sender<Snapshot>>>>,
+    /// Held by an apply or a delete of a name while it runs.
+    pub(crate) names: Arc<NameLocks>,
 }
 
 /// What the poller sends each [`WATCH_POLL`]: every group of this instance, or why not.
@@ -228,6 +231,7 @@ impl OpenStackGroups {
             stamp: self.stamp.clone(),
             server_groups: self.server_groups.clone(),
             poller: Arc::default(),
+            names: self.names.clone(),
         };
         tokio::spawn(async move {
             loop {
@@ -368,6 +372,8 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
         // What Nova would refuse, or tars cannot do here, refused before any call.
         check_group(&desired, &self.stamp)?;
         let server_group = server_group_for(&desired, &self.stamp.instance)?;
+        // Nova keeps no name unique: another apply of the name now would create a second.
+        let _name = self.names.lock(name).await;
         let current = match self.owned(name).await? {
             None => {
                 desired.metadata.generation = Some(1);
@@ -436,6 +442,7 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
 
     async fn delete(&self, name: &str, _options: DeleteOptions) -> Result<()> {
         tars_api::validate::name(name, "name")?;
+        let _name = self.names.lock(name).await;
         let servers = self.mine_named(name).await?;
         if servers.is_empty() {
             return Err(Self::not_found(name));

@@ -76,6 +76,7 @@ mod config;
 mod convert;
 mod cron_jobs;
 mod groups;
+mod name_locks;
 
 pub use backend::OpenStackBackend;
 pub use client::OpenStackError;

@@ -55,6 +55,8 @@ struct OpenStackTarget {
     config: OpenStackConfig,
     current: Mutex<Option<Instance>>,
     planted: Mutex<Vec<String>>,
+    /// What [`Target::close`] found left of this instance (and removed).
+    orphans: Mutex<Vec<String>>,
     /// Ends this instance's cron runs (see [`stand_in`]); stops when the target goes.
     _stand_in: stand_in::StandIn,
     /// The state directory of this case's tars.
@@ -96,6 +98,7 @@ impl OpenStackTarget {
             config,
             current,
             planted: Mutex::new(Vec::new()),
+            orphans: Mutex::new(Vec::new()),
             _stand_in: stand_in,
             _state: state,
             hosts,
@@ -105,6 +108,13 @@ impl OpenStackTarget {
     fn with<T>(&self, f: impl FnOnce(&Instance) -> T) -> T {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         f(current.as_ref().expect("no instance: a restart failed"))
+    }
+
+    fn left(&self, what: String) {
+        self.orphans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(what);
     }
 
     async fn json(
@@ -249,9 +259,11 @@ impl Target for OpenStackTarget {
         for id in planted {
             let _ = self.session.delete(COMPUTE, &["servers", &id]).send().await;
         }
-        // What a failed case left of this instance's servers.
+        // A create under way when tars stopped lands in Nova within a second or so.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        // What is left of this instance after the suite deleted, through tars, all tars listed.
         let tag = format!("tars-instance={}", self.instance);
-        let servers = self
+        let servers = match self
             .json(
                 self.session
                     .get(COMPUTE, &["servers"])
@@ -259,12 +271,27 @@ impl Target for OpenStackTarget {
                     .query(&[("tags", tag)]),
             )
             .await
-            .unwrap_or_default();
+        {
+            Ok(servers) => servers,
+            Err(e) => {
+                self.left(format!("(could not list the servers left: {e})"));
+                return;
+            }
+        };
         for s in servers["servers"].as_array().into_iter().flatten() {
             if let Some(id) = s["id"].as_str() {
+                let name = s["name"].as_str().unwrap_or("?");
+                self.left(format!("server {name} ({id})"));
                 let _ = self.session.delete(COMPUTE, &["servers", id]).send().await;
             }
         }
+    }
+
+    fn orphans(&self) -> Vec<String> {
+        self.orphans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 

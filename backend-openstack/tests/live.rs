@@ -96,6 +96,22 @@ async fn tars_project(admin: &osauth::Session) -> String {
     projects["projects"][0]["id"].as_str().unwrap().to_owned()
 }
 
+/// The servers of `project`, as `name (status, id)`.
+async fn servers_of(admin: &osauth::Session, project: &str) -> Vec<String> {
+    let servers: serde_json::Value = admin
+        .get(COMPUTE, &["servers", "detail"])
+        .query(&[("all_tenants", "1"), ("project_id", project)])
+        .fetch()
+        .await
+        .unwrap();
+    servers["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{} ({}, {})", s["name"], s["status"], s["id"]))
+        .collect()
+}
+
 async fn set_instance_quota(admin: &osauth::Session, project: &str, n: i64) {
     admin
         .put(COMPUTE, &["os-quota-sets", project])
@@ -110,6 +126,14 @@ async fn set_instance_quota(admin: &osauth::Session, project: &str, n: i64) {
 async fn quota_exceeded_is_typed_and_leaves_no_server() {
     let admin = admin_session().await;
     let project = tars_project(&admin).await;
+    // A quota below what is in use is refused, and every test before this one (the suite's
+    // too, when scripts/test runs it) removed what it created.
+    let present = servers_of(&admin, &project).await;
+    assert!(
+        present.is_empty(),
+        "the tars project holds {} servers that no test removed: {present:?}",
+        present.len()
+    );
     set_instance_quota(&admin, &project, 0).await;
     let backend = OpenStackBackend::connect(config("tars").instance("livequota"))
         .await

@@ -112,7 +112,17 @@ where
                     };
                     cleanup(&*target).await;
                     target.close().await;
-                    outcome
+                    match target.orphans() {
+                        left if left.is_empty()
+                            || !matches!(outcome, Outcome::Pass | Outcome::Unsupported(_)) =>
+                        {
+                            outcome
+                        }
+                        left => Outcome::Fail(format!(
+                            "{outcome}, but left on the engine what tars no longer knew of: {}",
+                            left.join(", ")
+                        )),
+                    }
                 });
                 runtime.shutdown_timeout(Duration::from_secs(5));
                 record(column, name, &outcome)?;

@@ -109,4 +109,12 @@ pub trait Target: Send + Sync {
     async fn close(&self) {
         let _ = self.backend().shutdown().await;
     }
+
+    /// What [`Target::close`] found of this target's tars instance on the engine after the
+    /// case's own clean-up, the suite's clean-up (every object tars lists, deleted through
+    /// tars) and tars' shutdown: objects tars created but no longer knew of. A case that
+    /// passed (or was refused as unsupported) with any left fails. Empty where the engine cannot tell (the default).
+    fn orphans(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

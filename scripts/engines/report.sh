@@ -41,6 +41,13 @@ if [[ -f $S/kubeconfig && -x $kubectl ]]; then
   echo "  --- the hollow node's last warnings and errors"
   grep -E '^[EW][0-9]{4} ' "$S/node.log" 2>/dev/null | grep -v clearQuota | tail -n 15 | cut -c1-300 | sed 's/^/    /'
 fi
+# An OpenStack of scripts/engines/openstack: the servers of every project (what a test left).
+if [[ -f $S/adminrc ]]; then
+  echo "  --- Nova servers, all projects (at most 30)"
+  (. "$S/adminrc" && timeout 30 openstack server list --all-projects --long \
+    -c ID -c Name -c Status -c 'Task State' -c Host -c 'Project ID' -f value 2>&1) |
+    head -n 30 | cut -c1-300 | sed 's/^/    /'
+fi
 # The hollow node restarts itself when kubemark dies (scripts/engines/k8s/hollow-node.sh).
 if [[ -f $S/node.restarts ]]; then
   echo "  hollow node restarted $(wc -l <"$S/node.restarts") time(s); its fatal lines:"

@@ -346,6 +346,11 @@ impl Core {
         self.timers.peek().map(|Reverse((at, _, _))| *at)
     }
 
+    /// The groups of the active runs' current attempts.
+    pub fn active_groups(&self) -> BTreeSet<String> {
+        self.by_group.keys().cloned().collect()
+    }
+
     /// True when `group` is the current attempt of an active run (so it may be started).
     pub fn is_active_group(&self, group: &str) -> bool {
         self.by_group.contains_key(group)

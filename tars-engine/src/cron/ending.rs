@@ -265,13 +265,17 @@ impl Core {
         self.commit(step)
     }
 
-    /// After a restart: `existing` are the run groups the driver has. Active runs whose group
-    /// is missing were recorded but never started, so they start now (the first start of
-    /// their slot, not a second); groups of no active run are left-overs and are removed;
-    /// groups that ended while tars was down end their runs.
+    /// After a restart: `existing` are the run groups the driver has, listed when the active
+    /// groups were `listed_for` ([`Core::active_groups`] just before the listing was asked
+    /// for). Active runs of `listed_for` whose group is missing were recorded but never
+    /// started, so they start now (the first start of their slot, not a second); a run begun
+    /// while the listing was under way (a trigger, a slot) is started by its own effect and is
+    /// left alone, since the listing could not show its group. Groups of no active run are
+    /// left-overs and are removed; groups that ended while tars was down end their runs.
     pub fn reconcile(
         &mut self,
         existing: &[ContainerGroup],
+        listed_for: &BTreeSet<String>,
         now: Timestamp,
     ) -> Result<Vec<Effect>> {
         let present: BTreeSet<&str> = existing.iter().map(|g| g.name()).collect();
@@ -287,7 +291,7 @@ impl Core {
         let mut missing: Vec<(String, String)> = self
             .by_group
             .iter()
-            .filter(|(g, _)| !present.contains(g.as_str()))
+            .filter(|(g, _)| !present.contains(g.as_str()) && listed_for.contains(g.as_str()))
             .map(|(g, k)| (g.clone(), k.clone()))
             .collect();
         missing.sort();

@@ -711,9 +711,12 @@ async fn watch_groups(inner: Arc<Inner>) {
 
 /// Once at start: brings the driver's run groups in line with the stored active runs.
 async fn reconcile(inner: Arc<Inner>) {
+    // Taken before the listing: a run begun while it is under way is not in the listing, and
+    // must not be taken for one recorded before a crash and never started (a second start).
+    let listed_for = inner.lock().active_groups();
     match inner.driver.list(&run_selector()).await {
         Ok(groups) => {
-            let effects = inner.step(|core| core.reconcile(&groups, Timestamp::now()));
+            let effects = inner.step(|core| core.reconcile(&groups, &listed_for, Timestamp::now()));
             inner.after_step(effects);
         }
         Err(e) => tracing::warn!(error = %e, "could not list cron run groups at start"),

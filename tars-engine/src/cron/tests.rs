@@ -129,7 +129,9 @@ fn a_restart_never_starts_a_slot_twice_nor_loses_one() {
     drop(core);
     let now = ts("2026-01-01T00:00:04.5Z");
     let mut core = Core::load(store.clone(), now, &|_| true).expect("reload");
-    let effects = core.reconcile(&[], now).expect("reconcile");
+    let effects = core
+        .reconcile(&[], &core.active_groups(), now)
+        .expect("reconcile");
     assert_eq!(
         started(&effects),
         ["tick-1767225601"],
@@ -450,10 +452,37 @@ fn a_slot_prepared_ahead_is_recorded_before_its_instant_and_started_once() {
     drop(core);
     let now = ts("2026-01-01T00:00:01.2Z");
     let mut core = Core::load(store, now, &|_| true).expect("reload");
-    let effects = core.reconcile(&[], now).expect("reconcile");
+    let effects = core
+        .reconcile(&[], &core.active_groups(), now)
+        .expect("reconcile");
     assert_eq!(started(&effects), ["tick-1767225601"]);
     assert!(core.fire(now).expect("fire").is_empty());
     assert_eq!(core.runs("tick").expect("runs").len(), 1);
+}
+
+#[test]
+fn a_run_begun_while_the_groups_are_listed_is_not_started_twice() {
+    let (_, mut core) = setup(&[job("manual", None)], "2026-01-01T00:00:00Z");
+    // The engine asks for the run groups; a trigger starts a run before the answer comes.
+    let listed_for = core.active_groups();
+    let (group, effects) = core
+        .trigger("manual", ts("2026-01-01T00:00:00.1Z"))
+        .expect("trigger");
+    assert_eq!(started(&effects), std::slice::from_ref(&group));
+    // The listing, taken before the run's group was created, does not show it.
+    let effects = core
+        .reconcile(&[], &listed_for, ts("2026-01-01T00:00:00.2Z"))
+        .expect("reconcile");
+    assert!(
+        started(&effects).is_empty(),
+        "started again: {:?}",
+        started(&effects)
+    );
+    // A listing asked for after the trigger that misses the group: recorded, never started.
+    let effects = core
+        .reconcile(&[], &core.active_groups(), ts("2026-01-01T00:00:00.3Z"))
+        .expect("reconcile");
+    assert_eq!(started(&effects), [group]);
 }
 
 #[test]
