@@ -15,14 +15,12 @@
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use libtest_mimic::{Arguments, Failed, Trial};
 use tars_api::api::{ApplyOptions, DeleteOptions};
-use tars_api::conditions::is_deployment_complete;
 use tars_api::{Backend, Deployment};
 use tars_backend_mesos::convert::{group_name, owned};
 use tars_backend_mesos::operator::OperatorClient;
@@ -38,22 +36,11 @@ const INSTANCE: &str = "master-faults";
 type Res<T> = Result<T, String>;
 
 fn kill_mesos(state_dir: &str, port: &str, down: f64) -> Res<String> {
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/engines/mesos/kill-mesos.sh");
-    let out = Command::new(script)
-        .arg(state_dir)
-        .arg(format!("{down:.1}"))
-        .env("TARS_MESOS_PORT", port)
-        .output()
-        .map_err(|e| format!("kill-mesos.sh: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "kill-mesos.sh failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    kills::fault_script(
+        "scripts/engines/mesos/kill-mesos.sh",
+        &[state_dir, &format!("{down:.1}")],
+        &[("TARS_MESOS_PORT", port)],
+    )
 }
 
 /// The live tasks of the framework, by group.
@@ -83,19 +70,6 @@ async fn apply(backend: &MesosBackend, d: &Deployment) -> Res<()> {
         .await
         .map(drop)
         .map_err(|e| format!("apply: {e}"))
-}
-
-async fn wait_complete(backend: &MesosBackend, within: Duration) -> Res<Deployment> {
-    tars_engine::wait::wait_for(
-        backend.deployments(),
-        DEPLOYMENT,
-        is_deployment_complete(),
-        within,
-        |_| {},
-    )
-    .await
-    .map_err(|e| format!("rollout: {e}"))?
-    .ok_or_else(|| "the Deployment vanished".to_owned())
 }
 
 fn run(master: &str, state_dir: &str, rounds: u32) -> Result<(), Failed> {
@@ -161,7 +135,7 @@ async fn rounds_then_check(
         .await
         .map_err(|e| format!("cron job: {e}"))?;
     apply(backend, &kills::deployment(1)).await?;
-    wait_complete(backend, Duration::from_secs(60)).await?;
+    kills::wait_rollout(backend, Duration::from_secs(60)).await?;
 
     let mut outages = Vec::new();
     let mut round_times = Vec::new();
@@ -179,9 +153,11 @@ async fn rounds_then_check(
         .map_err(|e| e.to_string())??;
         eprintln!("round {round}: {line}");
         outages.push(line);
-        let done = wait_complete(backend, Duration::from_secs(90)).await?;
-        if kills::revision_of(&done.spec.template.spec) != Some(rev) {
-            return Err(format!("round {round}: completed on {:?}", done.spec));
+        let done = kills::wait_rollout(backend, Duration::from_secs(90)).await?;
+        if done != rev {
+            return Err(format!(
+                "round {round}: completed on revision {done}, not {rev}"
+            ));
         }
         round_times.push(t.elapsed().as_secs_f64());
     }

@@ -9,12 +9,10 @@
 //! slot of the CronJob is one run or one `Missed` record (none started twice, none vanished),
 //! and after deleting both Nova lists no server of this tars instance.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed};
-use osauth::services::COMPUTE;
 use tars_api::Backend;
 use tars_backend_openstack::{OpenStackBackend, OpenStackConfig};
 use tars_conformance::kills::{self, Every};
@@ -22,7 +20,7 @@ use tars_conformance::kills::{self, Every};
 mod cloud;
 mod stand_in;
 
-use cloud::{clouds, probe_session};
+use cloud::{clouds, instance_servers, probe_session};
 
 /// Kills at least, mid-rollout most of them.
 const KILLS: u64 = 20;
@@ -41,30 +39,6 @@ fn config(clouds: &str, instance: &str, state: &Path) -> OpenStackConfig {
         .expect("clouds.yaml")
         .instance(instance)
         .state_dir(state.join("tars"))
-}
-
-/// This tars instance's servers in Nova, by the tag tars gives them at create (so also those a
-/// killed process created and never recorded): (name, status).
-async fn servers(member: &osauth::Session, instance: &str) -> Vec<(String, String)> {
-    let tag = format!("tars-instance={instance}");
-    let page: serde_json::Value = member
-        .get(COMPUTE, &["servers", "detail"])
-        .api_version(osauth::ApiVersion(2, 52))
-        .query(&[("tags", tag)])
-        .fetch()
-        .await
-        .expect("server list");
-    page["servers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap_or("?").to_owned(),
-                s["status"].as_str().unwrap_or("?").to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// The tars process the parent kills.
@@ -137,13 +111,7 @@ fn parent(clouds: &str) -> Result<(), Failed> {
             Every::Minute,
             1,
             Duration::from_secs(60),
-            || async {
-                let mut by_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                for (name, status) in servers(&member, &instance).await {
-                    by_group.entry(name).or_default().push(status);
-                }
-                by_group
-            },
+            || instance_servers(&member, &instance),
         )
         .await;
         let _ = backend.shutdown().await;

@@ -330,6 +330,44 @@ pub async fn cron_history_settled_every(
     history
 }
 
+/// Waits until the Deployment's rollout is complete (within `within`) and returns the revision
+/// it completed on.
+pub async fn wait_rollout(backend: &dyn Backend, within: Duration) -> Result<u64, String> {
+    let d = tars_engine::wait::wait_for(
+        backend.deployments(),
+        DEPLOYMENT,
+        is_deployment_complete(),
+        within,
+        |_| {},
+    )
+    .await
+    .map_err(|e| format!("rollout: {e}"))?
+    .ok_or("the Deployment vanished")?;
+    revision_of(&d.spec.template.spec).ok_or_else(|| "no revision".to_owned())
+}
+
+/// Runs an engine's fault script (`scripts/engines/<engine>/kill-*.sh`, from the repository root)
+/// with `args` and `envs`, and returns the line it printed, or why it failed.
+pub fn fault_script(script: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(script);
+    let out = Command::new(&path)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .map_err(|e| format!("{script}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{script} {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// The summary line the parent prints.
 pub fn summary(
     kills: u64,
@@ -372,6 +410,25 @@ where
     Fut: Future<Output = BTreeMap<String, Vec<U>>>,
     U: Debug,
 {
+    end_state_allowing(backend, rev, every, per_group, gone_within, live, |_| false).await
+}
+
+/// [`end_state`], where a cron run may also have failed when `allowed` says its failure is the
+/// fault the test provokes (an engine killed under it): recorded once, not lost.
+pub async fn end_state_allowing<L, Fut, U>(
+    backend: &dyn Backend,
+    rev: u64,
+    every: Every,
+    per_group: usize,
+    gone_within: Duration,
+    live: L,
+    allowed: impl Fn(&CronRun) -> bool,
+) -> Vec<CronRun>
+where
+    L: Fn() -> Fut,
+    Fut: Future<Output = BTreeMap<String, Vec<U>>>,
+    U: Debug,
+{
     let now = live().await;
     let web: BTreeMap<&String, &Vec<U>> = now
         .iter()
@@ -396,7 +453,7 @@ where
         );
     }
 
-    let history = cron_history_settled_every(backend, every, |_| false).await;
+    let history = cron_history_settled_every(backend, every, allowed).await;
     backend
         .deployments()
         .delete(DEPLOYMENT, DeleteOptions::default())

@@ -26,6 +26,8 @@ use tars_api::ContainerGroupSpec;
 
 /// How often the stand-in looks at the servers.
 const POLL: Duration = Duration::from_millis(500);
+/// How long after a run's end was sent a server still running is ended again.
+const RESEND: Duration = Duration::from_secs(20);
 
 /// The metadata key of the cron engine's label on a server (`tars.dev/cron-job`).
 const CRON_JOB_KEY: &str = "label:tars.dev:cron-job";
@@ -130,7 +132,9 @@ impl StandIn {
         let tag = format!("tars-instance={instance}");
         let task = tokio::spawn(async move {
             let mut active_since: HashMap<String, Instant> = HashMap::new();
-            let mut ended: HashSet<String> = HashSet::new();
+            // When each run's end was sent; sent again if the server is still ACTIVE, with no
+            // task, long after (the compute host died with the stop in hand).
+            let mut ended: HashMap<String, Instant> = HashMap::new();
             loop {
                 tokio::time::sleep(POLL).await;
                 let Ok(page) = member
@@ -148,7 +152,7 @@ impl StandIn {
                     .filter_map(|s| s["id"].as_str().map(str::to_owned))
                     .collect();
                 active_since.retain(|id, _| listed.contains(id));
-                ended.retain(|id| listed.contains(id));
+                ended.retain(|id, _| listed.contains(id));
                 for s in &servers {
                     let (Some(id), Some(metadata)) = (s["id"].as_str(), s["metadata"].as_object())
                     else {
@@ -157,7 +161,7 @@ impl StandIn {
                     if s["status"] != "ACTIVE"
                         || !s["OS-EXT-STS:task_state"].is_null()
                         || !metadata.contains_key(CRON_JOB_KEY)
-                        || ended.contains(id)
+                        || ended.get(id).is_some_and(|at| at.elapsed() < RESEND)
                     {
                         continue;
                     }
@@ -190,7 +194,7 @@ impl StandIn {
                     };
                     // Refused (the server is being deleted, say): looked at again next time.
                     if sent.is_ok() {
-                        ended.insert(id.to_owned());
+                        ended.insert(id.to_owned(), Instant::now());
                     }
                 }
             }

@@ -10,6 +10,7 @@
 #   adminrc, tarsrc OS_* variables for the same (`. STATE_DIR/adminrc; openstack server list`)
 #   ports           the port layout, as shell assignments
 #   pids/NAME.pid   "PID STARTTIME" of each process started (down.sh reads them)
+#   pids/NAME.cmd   its command line, shell-quoted (kill-service.sh starts it again)
 #   etc/            the rendered configuration (templates: etc/ beside this script)
 #   data/           SQLite databases, Glance's images, RabbitMQ's Mnesia, Keystone's keys
 #   logs/           every service's log; NAME.out is its stdout/stderr, up.log the setup steps
@@ -98,6 +99,8 @@ spawn() {
   "${base_env[@]}" "${vars[@]}" setsid "$@" </dev/null >>"$S/logs/$name.out" 2>&1 &
   pid=$!
   echo "$pid $(proc_starttime "$pid")" >"$S/pids/$name.pid"
+  # How to start it again (kill-service.sh, the fault tests): the command line, shell-quoted.
+  printf '%q ' "${base_env[@]}" "${vars[@]}" setsid "$@" >"$S/pids/$name.cmd"
 }
 
 # uwsgi NAME PORT WSGI_FILE [VAR=VALUE...]: an HTTP router on PORT (keep-alive: clients reuse
