@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, Secret, ServiceAccount};
-use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use tars_api::Backend;
@@ -139,6 +141,71 @@ impl K8sTarget {
     fn pods(&self) -> Api<Pod> {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
+
+    /// The API of `kind`'s Kubernetes object in the case's namespace, and the object a foreign
+    /// owner would make of it named `name` (no tars label): a Deployment of one busybox replica,
+    /// a suspended yearly CronJob (`batch/v1`, or `batch/v1beta1` before Kubernetes 1.21).
+    async fn foreign(
+        &self,
+        kind: tars_api::Kind,
+        name: &str,
+    ) -> Result<(Api<DynamicObject>, serde_json::Value), String> {
+        let pod = serde_json::json!({
+            "metadata": {"labels": {"app": name}},
+            "spec": {
+                "restartPolicy": if kind == tars_api::Kind::CronJob { "Never" } else { "Always" },
+                "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "3600"]}],
+            },
+        });
+        let (version, kind_name, spec) = match kind {
+            tars_api::Kind::Deployment => (
+                "apps/v1".to_owned(),
+                "Deployment",
+                serde_json::json!({
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": pod,
+                }),
+            ),
+            tars_api::Kind::CronJob => {
+                let v1 = self
+                    .client
+                    .list_api_group_resources("batch/v1")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let version = if v1.resources.iter().any(|r| r.name == "cronjobs") {
+                    "batch/v1"
+                } else {
+                    "batch/v1beta1"
+                };
+                (
+                    version.to_owned(),
+                    "CronJob",
+                    serde_json::json!({
+                        "schedule": "0 0 1 1 *",
+                        "suspend": true,
+                        "jobTemplate": {"spec": {"template": pod}},
+                    }),
+                )
+            }
+            other => return Err(format!("no foreign {other} here")),
+        };
+        let gvk = match version.split_once('/') {
+            Some((group, v)) => GroupVersionKind::gvk(group, v, kind_name),
+            None => GroupVersionKind::gvk("", &version, kind_name),
+        };
+        let resource = ApiResource::from_gvk(&gvk);
+        let object = serde_json::json!({
+            "apiVersion": version,
+            "kind": kind_name,
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": spec,
+        });
+        Ok((
+            Api::namespaced_with(self.client.clone(), &self.namespace, &resource),
+            object,
+        ))
+    }
 }
 
 #[async_trait]
@@ -193,6 +260,54 @@ impl Target for K8sTarget {
             .await
             .map(drop)
             .map_err(|e| e.to_string())
+    }
+
+    fn foreign_objects(&self, kind: tars_api::Kind) -> Result<(), String> {
+        match kind {
+            tars_api::Kind::Deployment | tars_api::Kind::CronJob => Ok(()),
+            other => Err(format!("no foreign {other} here")),
+        }
+    }
+
+    async fn plant_foreign_object(&self, kind: tars_api::Kind, name: &str) -> Result<(), String> {
+        let (api, object) = self.foreign(kind, name).await?;
+        let object: DynamicObject = serde_json::from_value(object).map_err(|e| e.to_string())?;
+        api.create(&PostParams::default(), &object)
+            .await
+            .map(drop)
+            .map_err(|e| format!("create the foreign {kind}: {e}"))
+    }
+
+    async fn foreign_object_intact(&self, kind: tars_api::Kind, name: &str) -> Result<(), String> {
+        let (api, planted) = self.foreign(kind, name).await?;
+        let now = api
+            .get(name)
+            .await
+            .map_err(|e| format!("the foreign {kind} is gone: {e}"))?;
+        let labels = now.metadata.labels.clone().unwrap_or_default();
+        if labels != BTreeMap::from([("app".to_owned(), name.to_owned())]) {
+            return Err(format!(
+                "the foreign {kind}'s labels were changed: {labels:?}"
+            ));
+        }
+        // What was planted is still what it asks for (the server adds defaults around it).
+        let spec = &now.data["spec"];
+        let same = match kind {
+            tars_api::Kind::Deployment => {
+                spec["replicas"] == planted["spec"]["replicas"]
+                    && spec["template"]["spec"]["containers"][0]["command"]
+                        == planted["spec"]["template"]["spec"]["containers"][0]["command"]
+            }
+            _ => {
+                spec["schedule"] == planted["spec"]["schedule"]
+                    && spec["suspend"] == planted["spec"]["suspend"]
+            }
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(format!("the foreign {kind} was changed: {spec}"))
+        }
     }
 
     fn endpoints_reachable(&self) -> Result<(), String> {

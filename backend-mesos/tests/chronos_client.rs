@@ -79,14 +79,15 @@ async fn tars_touches_only_its_own_jobs() {
             Err(Error::Conflict { .. }) => {}
             other => panic!("{name}: expected Conflict, got {other:?}"),
         }
+        // Not ours to read; and what would change it says whose it is.
         assert!(matches!(mine.get(name).await, Err(Error::NotFound { .. })));
         assert!(matches!(
             mine.delete(name, DeleteOptions::default()).await,
-            Err(Error::NotFound { .. })
+            Err(Error::Conflict { .. })
         ));
         assert!(matches!(
             mine.trigger(name).await,
-            Err(Error::NotFound { .. })
+            Err(Error::Conflict { .. })
         ));
     }
     assert_eq!(

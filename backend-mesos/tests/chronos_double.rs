@@ -62,6 +62,15 @@ impl ChronosTarget {
         }))
     }
 
+    fn double_url(&self) -> Result<String, String> {
+        self.double
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(ChronosDouble::url)
+            .ok_or_else(|| "the double was stopped".to_owned())
+    }
+
     fn with<T>(&self, f: impl FnOnce(&Instance) -> T) -> T {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         f(current.as_ref().expect("no instance: a restart failed"))
@@ -101,6 +110,53 @@ impl Target for ChronosTarget {
         Err("the chronos-double column runs no group cases".into())
     }
 
+    fn foreign_objects(&self, kind: Kind) -> Result<(), String> {
+        match kind {
+            Kind::CronJob => Ok(()),
+            other => Err(format!("the chronos-double column plants no {other}")),
+        }
+    }
+
+    /// A job posted to Chronos by someone else: no tars stamp in its description.
+    async fn plant_foreign_object(&self, kind: Kind, name: &str) -> Result<(), String> {
+        self.foreign_objects(kind)?;
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/scheduler/iso8601", self.double_url()?))
+            .json(&foreign_job(name))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("posting the foreign job: {}", response.status()));
+        }
+        Ok(())
+    }
+
+    async fn foreign_object_intact(&self, kind: Kind, name: &str) -> Result<(), String> {
+        self.foreign_objects(kind)?;
+        let jobs: Vec<serde_json::Value> =
+            reqwest::get(format!("{}/v1/scheduler/jobs", self.double_url()?))
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+        let job = jobs
+            .iter()
+            .find(|j| j["name"] == name)
+            .ok_or("the foreign job is gone")?;
+        let planted = foreign_job(name);
+        for field in ["command", "schedule", "description", "owner"] {
+            if job[field] != planted[field] {
+                return Err(format!(
+                    "the foreign job's {field} was changed: {} (planted {})",
+                    job[field], planted[field]
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Jobs live in Chronos: a new tars process on the same Chronos sees them all.
     async fn restart(&self) -> Result<(), String> {
         self.restart_after(Duration::ZERO).await
@@ -133,6 +189,19 @@ impl Target for ChronosTarget {
             d.stop().await;
         }
     }
+}
+
+/// A job of someone else's, as Chronos' own UI would post it: yearly, disabled, no tars stamp
+/// (the schedule as Chronos writes it back).
+fn foreign_job(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "command": "echo not tars",
+        "schedule": "R/2030-01-01T00:00:00.000Z/P1Y",
+        "disabled": true,
+        "owner": "ops@example.com",
+        "description": "a job tars did not create",
+    })
 }
 
 fn main() {

@@ -27,6 +27,33 @@ pub trait Target: Send + Sync {
     /// `name` that belongs to someone else (no tars ownership stamp of this instance).
     async fn plant_foreign_group(&self, name: &str) -> Result<(), String>;
 
+    /// Whether an object of `kind` (a Deployment, a CronJob) that this tars instance did not
+    /// create can be planted on the engine ([`Target::plant_foreign_object`]). `Err` says why
+    /// not: on backends where tars keeps Deployments and CronJobs in its own store (the engine
+    /// sees only their groups, whose ownership `foreign_object_refused_with_conflict` checks)
+    /// there is no engine object of that kind to collide with.
+    fn foreign_objects(&self, kind: tars_api::Kind) -> Result<(), String> {
+        Err(format!(
+            "tars keeps each {kind} in its own store on this backend: the engine holds no {kind} \
+             object that another could own (its groups' ownership is checked by \
+             foreign_object_refused_with_conflict)"
+        ))
+    }
+
+    /// Creates, directly on the engine and not through this tars instance, an object of `kind`
+    /// named `name` that belongs to someone else ([`Target::foreign_objects`]).
+    async fn plant_foreign_object(&self, kind: tars_api::Kind, name: &str) -> Result<(), String> {
+        let _ = name;
+        self.foreign_objects(kind)
+            .and(Err(format!("this target plants no foreign {kind}")))
+    }
+
+    /// Whether the object [`Target::plant_foreign_object`] planted is still there, unchanged.
+    async fn foreign_object_intact(&self, kind: tars_api::Kind, name: &str) -> Result<(), String> {
+        let _ = name;
+        Err(format!("this target plants no foreign {kind}"))
+    }
+
     /// Whether this column runs the cases about `kind`. `Err` says why not (another column
     /// covers that kind of this backend); those cases are then `not run` with the reason —
     /// never `pass`. All kinds by default.

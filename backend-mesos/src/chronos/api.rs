@@ -32,6 +32,16 @@ pub struct ChronosCronJobs {
     server: ServerSettings,
 }
 
+/// A job of that name exists in Chronos that this tars instance did not create.
+fn foreign(name: &str) -> Error {
+    Error::Conflict {
+        kind: Kind::CronJob,
+        name: name.to_owned(),
+        reason: "a Chronos job of this name exists and was not created by this tars instance"
+            .to_owned(),
+    }
+}
+
 fn not_found(name: &str) -> Error {
     Error::NotFound {
         kind: Kind::CronJob,
@@ -63,6 +73,19 @@ impl ChronosCronJobs {
             .find(|j| j.name == name)
             .and_then(|j| convert::from_chronos(&j, &self.instance).map(|o| (j, o)))
             .ok_or_else(|| not_found(name))
+    }
+
+    /// [`Self::owned`], but `Conflict` when a job of that name is someone else's: what is
+    /// about to change a job says so rather than that there is none.
+    async fn owned_for_change(&self, name: &str) -> Result<(ChronosJob, CronJob)> {
+        let jobs = self.client.jobs().await?;
+        let Some(job) = jobs.into_iter().find(|j| j.name == name) else {
+            return Err(not_found(name));
+        };
+        match convert::from_chronos(&job, &self.instance) {
+            Some(object) => Ok((job, object)),
+            None => Err(foreign(name)),
+        }
     }
 
     async fn owned_objects(&self) -> Result<Vec<CronJob>> {
@@ -144,13 +167,7 @@ impl ObjectApi<CronJobSpec> for ChronosCronJobs {
             None => (1, Some(now), Change::Created),
             Some(j) => {
                 let Some(old) = convert::from_chronos(j, &self.instance) else {
-                    return Err(Error::Conflict {
-                        kind: Kind::CronJob,
-                        name: name.to_owned(),
-                        reason: "a Chronos job of this name exists and was not created by this \
-                                 tars instance"
-                            .to_owned(),
-                    });
+                    return Err(foreign(name));
                 };
                 // What is read back carries the ownership stamp; so must what it is compared with.
                 let mut wanted = object.clone();
@@ -220,7 +237,7 @@ impl ObjectApi<CronJobSpec> for ChronosCronJobs {
     }
 
     async fn delete(&self, name: &str, _options: DeleteOptions) -> Result<()> {
-        self.owned(name).await?;
+        self.owned_for_change(name).await?;
         self.client
             .kill_tasks(name)
             .await
@@ -303,7 +320,7 @@ impl ObjectApi<CronJobSpec> for ChronosCronJobs {
 #[async_trait]
 impl CronJobs for ChronosCronJobs {
     async fn trigger(&self, name: &str) -> Result<String> {
-        self.owned(name).await?;
+        self.owned_for_change(name).await?;
         let before: BTreeSet<String> = self
             .client
             .stat(name)

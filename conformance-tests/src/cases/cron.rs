@@ -34,6 +34,7 @@ cases![
     cron_trigger,
     cron_history_limits,
     cron_restart_exactly_once,
+    cron_foreign_job_refused_with_conflict,
 ];
 
 /// A schedule that does not fire while a case runs (only `trigger` and parents start runs).
@@ -1284,4 +1285,13 @@ pub fn check_slots_once(
         "runs neither succeeded nor missed: {wrong:#?}"
     );
     Ok(())
+}
+
+/// A cron job on the engine of the same name that this tars instance did not create (a
+/// Kubernetes CronJob, a Chronos job) is never modified or deleted: `Error::Conflict`; it is not
+/// listed either.
+pub async fn cron_foreign_job_refused_with_conflict(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let mine = job("foreign", Some(YEARLY), "true");
+    foreign_of_kind(t, backend.cron_jobs(), &mine).await
 }

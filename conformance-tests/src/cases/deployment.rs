@@ -34,6 +34,7 @@ cases![
     deployment_restart_resumes,
     deployment_recreate_never_mixes_revisions,
     deployment_spread_keeps_replicas_apart,
+    foreign_deployment_refused_with_conflict,
 ];
 
 /// How long a rollout of a few replicas may take.
@@ -994,4 +995,12 @@ pub async fn deployment_spread_keeps_replicas_apart(t: &dyn Target) -> Outcome {
         delete_d(t, "spread").await
     };
     run.await.into()
+}
+
+/// A Deployment on the engine of the same name that this tars instance did not create is never
+/// modified or deleted: `Error::Conflict`; it is not listed either.
+pub async fn foreign_deployment_refused_with_conflict(t: &dyn Target) -> Outcome {
+    let backend = t.backend();
+    let mine = deployment("foreign", 1, "mine");
+    foreign_of_kind(t, backend.deployments(), &mine).await
 }

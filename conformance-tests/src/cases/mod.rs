@@ -169,6 +169,52 @@ pub(crate) async fn expect_refused(
     )
 }
 
+/// The ownership check for a kind tars keeps as one engine object (a Kubernetes Deployment or
+/// CronJob, a Chronos job): an object named like `mine` that this tars instance did not create,
+/// planted by the target around tars, is refused with `Error::Conflict` by apply and by delete,
+/// not listed, and still there as planted afterwards. `not run` where the target cannot plant
+/// one ([`Target::foreign_objects`]).
+async fn foreign_of_kind<S: tars_api::Spec>(
+    t: &dyn Target,
+    api: &dyn tars_api::api::ObjectApi<S>,
+    mine: &tars_api::Object<S>,
+) -> Outcome {
+    let kind = S::KIND;
+    if let Err(why) = t.foreign_objects(kind) {
+        return Outcome::NotRun(why);
+    }
+    let name = mine.name();
+    let run = async {
+        t.plant_foreign_object(kind, name).await?;
+        match api.apply(mine, ApplyOptions::default()).await {
+            Err(Error::Conflict { .. }) => {}
+            other => {
+                return Err(format!(
+                    "apply over a foreign {kind}: expected Conflict, got {other:?}"
+                ));
+            }
+        }
+        match api.delete(name, DeleteOptions::default()).await {
+            Err(Error::Conflict { .. }) => {}
+            other => {
+                return Err(format!(
+                    "delete of a foreign {kind}: expected Conflict, got {other:?}"
+                ));
+            }
+        }
+        let all = api
+            .list(&tars_api::api::ListParams::all())
+            .await
+            .map_err(e2s)?;
+        ensure!(
+            all.items.iter().all(|o| o.name() != name),
+            "a foreign {kind} was listed"
+        );
+        t.foreign_object_intact(kind, name).await
+    };
+    run.await.into()
+}
+
 pub mod cron;
 pub mod deployment;
 pub mod group;
