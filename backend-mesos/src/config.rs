@@ -32,6 +32,7 @@ pub struct MesosConfig {
     pub(crate) sizing: Sizing,
     pub(crate) user: String,
     pub(crate) chronos: Option<crate::chronos::ChronosConfig>,
+    pub(crate) tls: crate::TlsSettings,
 }
 
 impl std::fmt::Debug for MesosConfig {
@@ -48,14 +49,16 @@ impl std::fmt::Debug for MesosConfig {
             .field("sizing", &self.sizing)
             .field("user", &self.user)
             .field("chronos", &self.chronos)
+            .field("tls", &self.tls)
             .finish()
     }
 }
 
 impl MesosConfig {
-    /// The master at `host:port` (or `http://host:port`; `http://user:secret@host:port` for
-    /// HTTP basic authentication, the credentials never shown); redirects to the leading master
-    /// are followed.
+    /// The master at `host:port` (or `http://host:port`; `https://host:port` for a Mesos built
+    /// with SSL, its certificate verified; `http://user:secret@host:port` for HTTP basic
+    /// authentication, the credentials never shown); redirects to the leading master are
+    /// followed.
     pub fn new(master: impl Into<String>) -> Self {
         MesosConfig {
             master: master.into(),
@@ -71,6 +74,7 @@ impl MesosConfig {
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| "root".to_owned()),
             chronos: None,
+            tls: crate::TlsSettings::default(),
         }
     }
 
@@ -131,6 +135,26 @@ impl MesosConfig {
     pub fn chronos(mut self, chronos: crate::chronos::ChronosConfig) -> Self {
         self.chronos = Some(chronos);
         self
+    }
+
+    /// For an `https://` master (a Mesos built with SSL): trusts the CA certificates in the
+    /// PEM file `path` besides the system's roots. Certificates are always verified unless
+    /// [`Self::insecure_skip_tls_verify_for_test_clusters`] is called.
+    pub fn ca_certificate_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls = crate::TlsSettings::with_ca_file(path);
+        self
+    }
+
+    /// **Insecure**: accepts any certificate from an `https://` master (and its agents). For
+    /// throw-away test clusters only; every connect logs a WARN that verification is off.
+    pub fn insecure_skip_tls_verify_for_test_clusters(mut self) -> Self {
+        self.tls = crate::TlsSettings::insecure_skip_verify();
+        self
+    }
+
+    /// How the master's certificate is checked.
+    pub fn tls(&self) -> &crate::TlsSettings {
+        &self.tls
     }
 
     /// The Chronos cron jobs go to, if any.

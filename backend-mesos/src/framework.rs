@@ -127,7 +127,7 @@ pub(crate) fn unavailable(reason: impl Into<String>) -> Error {
 
 impl Framework {
     pub(crate) fn new(config: MesosConfig, store: Arc<dyn Store>) -> Result<Arc<Self>> {
-        let operator = OperatorClient::new(&config.master)
+        let operator = OperatorClient::with_tls(&config.master, &config.tls)
             .map_err(|e| Error::invalid("master", e.to_string()))?;
         let framework_id = store
             .get(TABLE, FRAMEWORK_ID_KEY)?
@@ -356,7 +356,8 @@ impl Framework {
 
     /// One subscription, until it fails.
     async fn session(&self, rebuilt: &mut bool) -> std::result::Result<(), String> {
-        let client = SchedulerClient::new(&self.config.master).map_err(|e| e.to_string())?;
+        let client = SchedulerClient::with_tls(&self.config.master, &self.config.tls)
+            .map_err(|e| e.to_string())?;
         let mut sub = client
             .subscribe(self.framework_info())
             .await

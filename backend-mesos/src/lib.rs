@@ -37,6 +37,7 @@ pub mod operator;
 pub mod recordio;
 mod registry;
 pub mod scheduler;
+mod tls;
 pub mod v1;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -52,6 +53,7 @@ use tars_engine::store::{MemoryStore, RedbStore, Store};
 use tokio::task::JoinHandle;
 
 pub use config::{DEFAULT_INSTANCE, MesosConfig};
+pub use tls::TlsSettings;
 
 use framework::Framework;
 use groups::MesosGroups;
@@ -140,9 +142,12 @@ impl MesosBackend {
             )),
             None => None,
         };
+        config.tls.warn_if_insecure(&config.master);
+        let http = config
+            .tls
+            .apply(reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)))?;
         let fw = Framework::new(config, store.clone())?;
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
+        let http = http
             .build()
             .map_err(|e| tars_api::Error::backend(BACKEND, e))?;
         let groups = Arc::new(MesosGroups {

@@ -1,7 +1,7 @@
 //! A minimal client of Mesos' v1 operator API on the master (`POST /api/v1`, JSON), for the
 //! read-only calls tars lists with.
 
-use crate::scheduler::{Error, endpoint};
+use crate::scheduler::{Error, endpoint, http_client};
 use crate::v1::master::{Call, CallType, GetState, Response};
 use crate::v1::mesos::VersionInfo;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
@@ -32,8 +32,17 @@ impl std::fmt::Debug for OperatorClient {
 impl OperatorClient {
     /// A client of the master at `master` (`host:port` or `http://host:port`).
     pub fn new(master: &str) -> Result<Self, Error> {
+        Self::with_tls(master, &crate::TlsSettings::default())
+    }
+
+    /// [`Self::new`], for an `https://` master whose certificate is checked as `tls` says.
+    pub fn with_tls(master: &str, tls: &crate::TlsSettings) -> Result<Self, Error> {
         let endpoint = endpoint(master, "/api/v1")?;
-        let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
+        let http = http_client(
+            master,
+            tls,
+            reqwest::Client::builder().timeout(CALL_TIMEOUT),
+        )?;
         Ok(Self { http, endpoint })
     }
 

@@ -101,10 +101,17 @@ impl SchedulerClient {
     /// A client of the master at `master`: `host:port` or an `http://host:port` URL (its path,
     /// if any, is replaced by `/api/v1/scheduler`).
     pub fn new(master: &str) -> Result<Self, Error> {
+        Self::with_tls(master, &crate::TlsSettings::default())
+    }
+
+    /// [`Self::new`], for an `https://` master whose certificate is checked as `tls` says.
+    pub fn with_tls(master: &str, tls: &crate::TlsSettings) -> Result<Self, Error> {
         let endpoint = endpoint(master, "/api/v1/scheduler")?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()?;
+        let http = http_client(
+            master,
+            tls,
+            reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT),
+        )?;
         Ok(Self { http, endpoint })
     }
 
@@ -288,8 +295,7 @@ pub(crate) fn endpoint(master: &str, path: &str) -> Result<Url, Error> {
         format!("http://{master}")
     };
     let mut url = Url::parse(&with_scheme).map_err(|e| invalid(e.to_string()))?;
-    if url.scheme() != "http" {
-        // TLS needs a real OpenSSL in libmesos, which the Mesos run here does not have.
+    if url.scheme() != "http" && url.scheme() != "https" {
         return Err(invalid(format!("scheme {} is not supported", url.scheme())));
     }
     if url.host_str().is_none_or(str::is_empty) {
@@ -299,6 +305,21 @@ pub(crate) fn endpoint(master: &str, path: &str) -> Result<Url, Error> {
     url.set_query(None);
     url.set_fragment(None);
     Ok(url)
+}
+
+/// `builder` with `tls` applied, built: a client of the master at `master`.
+pub(crate) fn http_client(
+    master: &str,
+    tls: &crate::TlsSettings,
+    builder: reqwest::ClientBuilder,
+) -> Result<reqwest::Client, Error> {
+    Ok(tls
+        .apply(builder)
+        .map_err(|e| Error::InvalidAddress {
+            address: tars_api::redact::url_credentials(master),
+            reason: e.to_string(),
+        })?
+        .build()?)
 }
 
 /// The error for an unexpected response, with its body.
@@ -321,7 +342,9 @@ mod tests {
         assert_eq!(url.as_str(), "http://127.0.0.1:5050/api/v1/scheduler");
         let url = endpoint("http://master.example:5151/x?y#z", "/api/v1").expect("valid");
         assert_eq!(url.as_str(), "http://master.example:5151/api/v1");
-        for bad in ["https://m:5050", "http://", "::::"] {
+        let url = endpoint("https://master.example:5050", "/api/v1").expect("valid");
+        assert_eq!(url.as_str(), "https://master.example:5050/api/v1");
+        for bad in ["ftp://m:5050", "http://", "::::"] {
             assert!(
                 matches!(endpoint(bad, "/api/v1"), Err(Error::InvalidAddress { .. })),
                 "{bad} accepted"
