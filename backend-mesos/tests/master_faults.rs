@@ -7,7 +7,9 @@
 //! after the restart. At the end the Deployment has converged on the last revision (exactly its
 //! replicas live on the master, one task each, all of that revision), every slot of the CronJob
 //! from the first to the last is one run or one `Missed` record, and after deleting both no
-//! task of the framework is alive.
+//! task of the framework is alive. Through all the kills a call is made every 250 ms (any that
+//! fails must fail with `Unavailable`), and a watch of the groups opened before the first kill
+//! must still be delivering at the end, showing the last revision's replicas.
 //!
 //! Runs only when `TARS_MESOS_MASTER` (`127.0.0.1:PORT`) and `TARS_MESOS_STATE_DIR` (the
 //! STATE_DIR of `scripts/engines/mesos/up.sh`, whose Mesos it restarts) are both set; otherwise
@@ -16,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -27,6 +30,7 @@ use tars_backend_mesos::operator::OperatorClient;
 use tars_backend_mesos::v1::master::CallType;
 use tars_backend_mesos::{MesosBackend, MesosConfig};
 use tars_conformance::kills::{self, DEPLOYMENT, JOB, REPLICAS};
+use tars_conformance::outage::{Probes, WatchedGroups};
 
 const MASTER_ENV: &str = "TARS_MESOS_MASTER";
 const STATE_ENV: &str = "TARS_MESOS_STATE_DIR";
@@ -84,18 +88,24 @@ fn run(master: &str, state_dir: &str, rounds: u32) -> Result<(), Failed> {
     runtime
         .block_on(async {
             let operator = OperatorClient::new(master).map_err(|e| e.to_string())?;
-            let backend = MesosBackend::connect(
-                MesosConfig::new(master)
-                    .state_dir(state.join("tars"))
-                    .instance(INSTANCE)
-                    .failover_timeout(Duration::from_secs(600)),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            let backend = Arc::new(
+                MesosBackend::connect(
+                    MesosConfig::new(master)
+                        .state_dir(state.join("tars"))
+                        .instance(INSTANCE)
+                        .failover_timeout(Duration::from_secs(600)),
+                )
+                .await
+                .map_err(|e| e.to_string())?,
+            );
             // Whatever happens, the framework goes (its tasks with it): a failed run must not
             // leave tasks holding the agent's resources for the next test.
             let result = AssertUnwindSafe(rounds_then_check(
-                &backend, &operator, state_dir, &port, rounds,
+                backend.clone(),
+                &operator,
+                state_dir,
+                &port,
+                rounds,
             ))
             .catch_unwind()
             .await
@@ -123,12 +133,13 @@ fn lost_to_the_fault(r: &tars_api::CronRun) -> bool {
 }
 
 async fn rounds_then_check(
-    backend: &MesosBackend,
+    shared: Arc<MesosBackend>,
     operator: &OperatorClient,
     state_dir: &str,
     port: &str,
     rounds: u32,
 ) -> Res<()> {
+    let backend = &*shared;
     backend
         .cron_jobs()
         .apply(&kills::tick(false), ApplyOptions::default())
@@ -136,6 +147,11 @@ async fn rounds_then_check(
         .map_err(|e| format!("cron job: {e}"))?;
     apply(backend, &kills::deployment(1)).await?;
     kills::wait_rollout(backend, Duration::from_secs(60)).await?;
+
+    // A watch opened before the first kill must still deliver at the end; calls made through
+    // the kills may fail only with `Unavailable` (the groups are tars' own here: none need fail).
+    let watched = WatchedGroups::open(backend).await?;
+    let probes = Probes::start(shared.clone());
 
     let mut outages = Vec::new();
     let mut round_times = Vec::new();
@@ -161,6 +177,16 @@ async fn rounds_then_check(
         }
         round_times.push(t.elapsed().as_secs_f64());
     }
+
+    let probed = probes.stop(false).await?;
+    watched
+        .saw_revision(u64::from(rounds) + 1, Duration::from_secs(30))
+        .await?;
+    eprintln!(
+        "calls through the kills: {} ok, {} Unavailable, no other failure; the watch opened \
+         before the first kill showed the last revision",
+        probed.ok, probed.unavailable
+    );
 
     let framework = backend.framework_id().ok_or("not subscribed")?;
     let live = live_tasks(operator, &framework).await?;

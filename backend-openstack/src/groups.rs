@@ -315,6 +315,36 @@ impl OpenStackGroups {
         }
     }
 
+    /// A server found still in BUILD by an apply: what a create whose answer was lost left
+    /// (nova-api died after it accepted the server, say). Waited for as a create waits: the
+    /// server once built; `None` once it is deleted because it never left BUILD within
+    /// [`WAIT`] (its build request lost: it would stay in BUILD for good) or went to ERROR, so
+    /// that the caller creates it anew. Nova unreachable meanwhile is returned as is.
+    async fn finish_build(&self, server: &Server) -> Result<Option<Server>> {
+        // WAIT from when Nova accepted it, as its create would have waited.
+        let age = timestamp(server.created.as_deref())
+            .and_then(|created| {
+                Duration::try_from(jiff::Timestamp::now().duration_since(created)).ok()
+            })
+            .unwrap_or_default();
+        match self
+            .client
+            .wait_built(&server.id, WAIT.saturating_sub(age))
+            .await
+        {
+            Ok(built) => Ok(Some(built)),
+            Err(e) if e.is_retryable() && !matches!(e, Error::Timeout { .. }) => Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    server = %server.id, name = %server.name, error = %e,
+                    "a server left in BUILD by an earlier create did not build: replacing it"
+                );
+                self.client.delete_server(&server.id, WAIT).await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// The id of the server group named `name`, created (anti-affinity) when there is none.
     /// Called with the server group lock held.
     async fn server_group_named(&self, name: &str) -> Result<String> {
@@ -388,6 +418,20 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
                     object,
                     change: Change::Created,
                 });
+            }
+            Some(server) if server.status == "BUILD" && !options.dry_run => {
+                match self.finish_build(&server).await? {
+                    Some(built) => group_of(&built).ok_or_else(|| {
+                        Self::conflict(name, "the server carries tars' stamp but no readable spec")
+                    })?,
+                    None => {
+                        desired.metadata.generation = Some(1);
+                        return Ok(ApplyOutcome {
+                            object: self.create(&desired).await?,
+                            change: Change::Created,
+                        });
+                    }
+                }
             }
             Some(server) => group_of(&server).ok_or_else(|| {
                 Self::conflict(name, "the server carries tars' stamp but no readable spec")

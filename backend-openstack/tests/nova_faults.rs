@@ -6,7 +6,10 @@
 //! after the restart: while nova-api is down tars' calls fail as `Unavailable` and its engines
 //! retry; a server caught building when its nova-compute died goes to ERROR at the restart,
 //! and tars deletes and replaces it. The stand-in of the conformance column ends the cron runs'
-//! servers, as a container runtime would.
+//! servers, as a container runtime would. Meanwhile a call is made every 250 ms: each one
+//! that fails must fail with `Unavailable` (retryable), and at least one must have; and a watch
+//! of the groups opened before the first kill must still be delivering at the end, showing the
+//! last revision's replicas.
 //!
 //! At the end the Deployment has converged on the last revision (exactly its replicas have one
 //! server each in Nova, of that revision), every cron slot is one record (a run, a `Missed`, or
@@ -18,6 +21,7 @@
 //! otherwise it is reported as ignored (not run), never as passed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -25,6 +29,7 @@ use tars_api::api::ApplyOptions;
 use tars_api::{Backend, CronRun, RunOutcome};
 use tars_backend_openstack::{OpenStackBackend, OpenStackConfig};
 use tars_conformance::kills::{self, Every};
+use tars_conformance::outage::{Probes, WatchedGroups};
 
 mod cloud;
 mod stand_in;
@@ -69,9 +74,12 @@ fn run(clouds: &str, state_dir: &str, rounds: u32) -> Res<()> {
         let member = probe_session(&config, "tars", "tars").await?;
         let admin = probe_session(&admin_config, "admin", "admin").await?;
         let _stand_in = stand_in::StandIn::start(member.clone(), admin, &instance);
-        let backend = OpenStackBackend::connect(config)
-            .await
-            .map_err(|e| e.to_string())?;
+        let shared = Arc::new(
+            OpenStackBackend::connect(config)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        let backend = &*shared;
         backend
             .cron_jobs()
             .apply(
@@ -80,19 +88,22 @@ fn run(clouds: &str, state_dir: &str, rounds: u32) -> Res<()> {
             )
             .await
             .map_err(|e| format!("cron job: {e}"))?;
-        let apply = |rev| {
-            let backend = &backend;
-            async move {
-                backend
-                    .deployments()
-                    .apply(&kills::deployment(rev), ApplyOptions::default())
-                    .await
-                    .map(drop)
-                    .map_err(|e| format!("apply revision {rev}: {e}"))
-            }
+        let apply = |rev| async move {
+            backend
+                .deployments()
+                .apply(&kills::deployment(rev), ApplyOptions::default())
+                .await
+                .map(drop)
+                .map_err(|e| format!("apply revision {rev}: {e}"))
         };
         apply(1).await?;
-        kills::wait_rollout(&backend, Duration::from_secs(180)).await?;
+        kills::wait_rollout(backend, Duration::from_secs(180)).await?;
+
+        // A watch opened before the first kill must keep delivering (it skips the polls that
+        // fail while nova-api is down), and a call made while it is down must fail as
+        // retryable, `Unavailable`, never as something else.
+        let watched = WatchedGroups::open(backend).await?;
+        let probes = Probes::start(shared.clone());
 
         let mut rev = 1;
         let mut down: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
@@ -123,7 +134,10 @@ fn run(clouds: &str, state_dir: &str, rounds: u32) -> Res<()> {
                     .and_then(|(n, _)| n.parse::<f64>().ok())
                     .unwrap_or(f64::NAN);
                 down.entry(service).or_default().push(secs);
-                let done = kills::wait_rollout(&backend, Duration::from_secs(240))
+                // A create whose answer died with nova-api can leave a server that never
+                // leaves BUILD (its build request lost): tars waits for it as long as for any
+                // build (180 s), then replaces it.
+                let done = kills::wait_rollout(backend, Duration::from_secs(400))
                     .await
                     .map_err(|e| format!("round {round} ({service} killed): {e}"))?;
                 if done != rev {
@@ -135,8 +149,11 @@ fn run(clouds: &str, state_dir: &str, rounds: u32) -> Res<()> {
             }
         }
 
+        let probed = probes.stop(true).await?;
+        watched.saw_revision(rev, Duration::from_secs(30)).await?;
+
         let history = kills::end_state_allowing(
-            &backend,
+            backend,
             rev,
             Every::Minute,
             1,
@@ -146,6 +163,11 @@ fn run(clouds: &str, state_dir: &str, rounds: u32) -> Res<()> {
         )
         .await;
         let _ = backend.shutdown().await;
+        eprintln!(
+            "calls through the faults: {} ok, {} Unavailable, no other failure; the watch opened \
+             before the first kill showed the last revision",
+            probed.ok, probed.unavailable
+        );
         for r in history.iter().filter(|r| lost_to_the_fault(r)) {
             eprintln!("lost to the fault: slot {}: {:?}", r.slot, r.reason);
         }

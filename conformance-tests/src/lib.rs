@@ -18,6 +18,7 @@ pub mod fixtures;
 pub mod harness;
 pub mod kills;
 pub mod matrix;
+pub mod outage;
 mod outcome;
 pub mod shown;
 mod target;
