@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment as K8sDeploymentObject, ReplicaSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
-use kube::api::{DeleteParams, ListParams as KubeList, ObjectMeta, PostParams};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{DeleteParams, ListParams as KubeList};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -32,6 +32,9 @@ use tars_api::{
     Strategy,
 };
 use tars_backend_k8s::{K8sBackend, K8sConfig};
+
+mod common;
+use common::create_namespace;
 
 const STATE_ENV: &str = "TARS_K8S_FAULT_STATE_DIR";
 const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
@@ -218,25 +221,8 @@ async fn run(
     )
     .map_err(|e| e.to_string())?;
     let namespace = format!("tars-f-{:08x}", fastrand::u32(..));
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(namespace.clone()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    create_namespace(&client, &namespace, BTreeMap::new()).await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .map_err(|e| format!("create namespace: {e}"))?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
-    for _ in 0..100 {
-        if accounts.get_opt("default").await.ok().flatten().is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let mut config = K8sConfig::new()
         .kubeconfig(kubeconfig)
         .namespace(namespace.clone())

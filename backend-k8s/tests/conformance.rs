@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, Secret};
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams,
 };
@@ -20,6 +20,9 @@ use tars_api::Backend;
 use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
 use tars_backend_k8s::{K8sBackend, K8sConfig};
 use tars_conformance::{Target, harness};
+
+mod common;
+use common::create_namespace;
 
 const INSTANCE: &str = "conformance";
 const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
@@ -94,29 +97,12 @@ impl K8sTarget {
         )
         .map_err(|e| e.to_string())?;
         let namespace = format!("tars-c-{:08x}", fastrand::u32(..));
-        let ns = Namespace {
-            metadata: ObjectMeta {
-                name: Some(namespace.clone()),
-                labels: Some(BTreeMap::from([(
-                    "tars.dev/conformance".to_owned(),
-                    "true".to_owned(),
-                )])),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .map_err(|e| format!("create namespace {namespace}: {e}"))?;
-        // Pods need the namespace's default service account, which a controller creates.
-        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
-        for _ in 0..100 {
-            if accounts.get_opt("default").await.ok().flatten().is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        create_namespace(
+            &client,
+            &namespace,
+            BTreeMap::from([("tars.dev/conformance".to_owned(), "true".to_owned())]),
+        )
+        .await?;
         let mut config = K8sConfig::new()
             .kubeconfig(path)
             .namespace(namespace.clone())

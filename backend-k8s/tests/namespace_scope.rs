@@ -11,10 +11,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use kube::api::{
-    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams,
-};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -27,6 +25,9 @@ use tars_api::{
     RestartPolicy,
 };
 use tars_backend_k8s::{K8sBackend, K8sConfig};
+
+mod common;
+use common::create_namespace;
 
 const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
 const CONTEXT_ENV: &str = "TARS_K8S_CONTEXT";
@@ -207,25 +208,7 @@ fn run(path: &str, context: Option<String>) -> Res<()> {
         let namespace = format!("tars-s-{:08x}", fastrand::u32(..));
         let instance = format!("scope{:08x}", fastrand::u32(..));
         let namespaces = Api::<Namespace>::all(client.clone());
-        let ns = Namespace {
-            metadata: ObjectMeta {
-                name: Some(namespace.clone()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        namespaces
-            .create(&PostParams::default(), &ns)
-            .await
-            .map_err(|e| format!("create namespace {namespace}: {e}"))?;
-        // Pods need the namespace's default service account, which a controller creates.
-        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
-        for _ in 0..100 {
-            if accounts.get_opt("default").await.ok().flatten().is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        create_namespace(&client, &namespace, BTreeMap::new()).await?;
         let mut config = K8sConfig::new()
             .kubeconfig(path)
             .namespace(namespace.clone())
