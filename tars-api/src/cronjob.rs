@@ -112,7 +112,7 @@ impl Spec for CronJobSpec {
 }
 
 /// Kubernetes' concurrency policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum ConcurrencyPolicy {
     /// Runs may overlap.
     #[default]

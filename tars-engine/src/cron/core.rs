@@ -13,12 +13,12 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tars_api::events::{Event, EventHooks};
 use tars_api::{
-    ConcurrencyPolicy, ContainerGroup, CronJob, CronJobStatus, CronRun, Error, Result, RunOutcome,
-    Schedule,
+    ContainerGroup, CronJob, CronJobStatus, CronRun, Error, Result, RunOutcome, Schedule,
 };
 
 use super::naming::{self, Origin};
 use super::schedules::Schedules;
+use super::settings::{Settings, SettingsPool};
 use super::stamp::OptStamp;
 use super::state::{JOBS, JobState, RUNS, STATE, StoredRun};
 use crate::store::{Batch, Store, decode};
@@ -53,46 +53,13 @@ pub(super) enum Timer {
     },
 }
 
-/// What scheduling needs of a job's spec. The object itself (metadata, template) stays in the
-/// store and is read when a run starts or the job is asked for: at 100,000 jobs, a copy of
-/// every object would take more memory than all the rest.
-pub(super) struct Settings {
-    pub(super) concurrency: ConcurrencyPolicy,
-    pub(super) suspend: bool,
-    pub(super) starting_deadline: Option<Duration>,
-    pub(super) active_deadline: Option<Duration>,
-    pub(super) retries: u32,
-    pub(super) retry_backoff: Duration,
-    pub(super) successful_history_limit: u32,
-    pub(super) failed_history_limit: u32,
-    /// The template's termination grace period, for stopping a run.
-    pub(super) grace: Duration,
-    pub(super) parents: Box<[String]>,
-    pub(super) created_at: OptStamp,
-}
-
-impl Settings {
-    fn of(object: &CronJob) -> Settings {
-        let spec = &object.spec;
-        Settings {
-            concurrency: spec.concurrency,
-            suspend: spec.suspend,
-            starting_deadline: spec.starting_deadline,
-            active_deadline: spec.active_deadline,
-            retries: spec.retries,
-            retry_backoff: spec.retry_backoff,
-            successful_history_limit: spec.successful_history_limit,
-            failed_history_limit: spec.failed_history_limit,
-            grace: spec.template.spec.termination_grace_period,
-            parents: spec.parents.clone().into_boxed_slice(),
-            created_at: object.metadata.created_at.into(),
-        }
-    }
-}
-
+/// A job as the engine keeps it between runs.
 pub(super) struct Job {
-    /// The parts of the spec scheduling needs; the status is computed on demand.
-    pub(super) spec: Settings,
+    /// The parts of the spec scheduling needs, shared by the jobs whose are equal; the status
+    /// is computed on demand.
+    pub(super) spec: Arc<Settings>,
+    /// When the job was created.
+    pub(super) created_at: OptStamp,
     /// The resource version given at the last change (`None`: as stored).
     pub(super) version: Option<u64>,
     pub(super) schedule: Option<Arc<Schedule>>,
@@ -138,6 +105,7 @@ pub struct Core {
     /// Jobs whose status changed since the caller last drained this.
     pub(super) changed: BTreeSet<String>,
     schedules: Schedules,
+    settings: SettingsPool,
     /// Receive the runs' events; when empty, no event is built.
     pub(super) hooks: EventHooks,
     /// Set while [`Core::prepare`] plans runs ahead: their lateness is measured when their
@@ -180,6 +148,7 @@ impl Core {
             version: 0,
             changed: BTreeSet::new(),
             schedules: Schedules::default(),
+            settings: SettingsPool::default(),
             hooks: EventHooks::new(),
             preparing: false,
         };
@@ -255,7 +224,8 @@ impl Core {
         self.jobs.insert(
             Arc::from(name),
             Box::new(Job {
-                spec: Settings::of(object),
+                spec: self.settings.of(object),
+                created_at: object.metadata.created_at.into(),
                 version: None,
                 schedule,
                 state,

@@ -141,7 +141,7 @@ impl Core {
                 .last_started
                 .get()
                 .into_iter()
-                .chain(job.spec.created_at.get())
+                .chain(job.created_at.get())
                 .max()
                 .unwrap_or(Timestamp::UNIX_EPOCH);
             let successes: Vec<Option<Timestamp>> = job

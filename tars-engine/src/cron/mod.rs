@@ -28,6 +28,7 @@ pub mod graph;
 pub mod naming;
 pub mod plan;
 pub mod schedules;
+mod settings;
 pub mod stamp;
 pub mod state;
 mod watch;
