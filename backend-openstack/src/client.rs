@@ -322,10 +322,24 @@ impl Client {
             Err(e) => return Err(map_error(&e, None)),
         }
         let start = Instant::now();
-        while self.server(id).await?.is_some() {
+        while let Some(server) = self.server(id).await? {
             if start.elapsed() > timeout {
+                // Nova ignores a DELETE of a server it is deleting already while the server's
+                // compute host is up: a delete that stalled is not sent again by anyone.
+                let stalled = if crate::convert::status::is_going(&server, jiff::Timestamp::now())
+                    || server.task_state.as_deref() != Some("deleting")
+                {
+                    String::new()
+                } else {
+                    format!(
+                        " (Nova has had it `deleting` since {} and ignores another DELETE while \
+                         its compute host is up: restarting nova-compute on its host finishes \
+                         the delete, or an admin can reset its state)",
+                        server.updated.as_deref().unwrap_or("?")
+                    )
+                };
                 return Err(Error::Timeout {
-                    operation: format!("deleting server {id}"),
+                    operation: format!("deleting server {id}{stalled}"),
                     after: timeout,
                 });
             }

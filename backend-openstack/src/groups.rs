@@ -33,7 +33,7 @@ use crate::convert::Stamp;
 use crate::convert::metadata::{MAX_LEN, generation_of, label_key, labels_of, owned_by};
 use crate::convert::placement::{is_server_group_of, server_group_for};
 use crate::convert::server::{SchedulerHints, boot_image_name, instance_tag, server_create};
-use crate::convert::status::{Server, group_status, timestamp};
+use crate::convert::status::{Server, group_status, is_going, timestamp};
 use crate::name_locks::NameLocks;
 
 const KIND: Kind = Kind::ContainerGroup;
@@ -208,13 +208,26 @@ impl OpenStackGroups {
             .collect())
     }
 
-    /// The live server of this instance named `name` (see [`Self::mine_named`]).
+    /// The live server of this instance named `name` (see [`Self::mine_named`]). A server whose
+    /// delete stalled (see [`is_going`]) is deleted again here, as it was meant to be, so that
+    /// an apply of its name makes a new one rather than take it for the group.
     async fn owned(&self, name: &str) -> Result<Option<Server>> {
-        Ok(self
-            .mine_named(name)
-            .await?
-            .into_iter()
-            .find(|s| s.task_state.as_deref() != Some("deleting")))
+        let now = jiff::Timestamp::now();
+        for server in self.mine_named(name).await? {
+            if is_going(&server, now) {
+                continue;
+            }
+            if server.task_state.as_deref() == Some("deleting") {
+                tracing::warn!(
+                    server = %server.id, name = %server.name, updated = ?server.updated,
+                    "a server whose delete stalled is deleted again"
+                );
+                self.client.delete_server(&server.id, WAIT).await?;
+                continue;
+            }
+            return Ok(Some(server));
+        }
+        Ok(None)
     }
 
     /// Snapshots of every group of this instance ([`Self::all`]), one each [`WATCH_POLL`], from
@@ -248,13 +261,14 @@ impl OpenStackGroups {
     /// Every server of this instance, as groups, sorted by name.
     async fn all(&self) -> Result<Vec<ContainerGroup>> {
         let tag = instance_tag(&self.stamp.instance)?;
+        let now = jiff::Timestamp::now();
         let mut groups: Vec<ContainerGroup> = self
             .client
             .servers_tagged(&tag)
             .await?
             .iter()
             .filter(|s| owned_by(&s.metadata, &self.stamp))
-            .filter(|s| s.task_state.as_deref() != Some("deleting"))
+            .filter(|s| !is_going(s, now))
             .filter_map(group_of)
             .collect();
         groups.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
@@ -471,10 +485,11 @@ impl ObjectApi<ContainerGroupSpec> for OpenStackGroups {
     async fn get(&self, name: &str) -> Result<ContainerGroup> {
         tars_api::validate::name(name, "name")?;
         let servers = self.client.servers_named(name).await?;
+        let now = jiff::Timestamp::now();
         servers
             .iter()
             .filter(|s| owned_by(&s.metadata, &self.stamp))
-            .filter(|s| s.task_state.as_deref() != Some("deleting"))
+            .filter(|s| !is_going(s, now))
             .find_map(group_of)
             .ok_or_else(|| Self::not_found(name))
     }

@@ -84,6 +84,27 @@ pub(crate) fn timestamp(s: Option<&str>) -> Option<jiff::Timestamp> {
     })
 }
 
+/// How long a delete may show as `deleting` before it is taken as stalled. Nova finishes a
+/// delete in seconds; a server still `deleting` after this was left so by a nova-api that died
+/// after it marked the server but before it handed the delete to the compute host: it stays
+/// so for good, and only another DELETE (which Nova accepts) removes it.
+pub(crate) const STALLED_DELETE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether `server` is on its way out at `now`: Nova is deleting it, and the delete is not
+/// stalled (its `updated` less than [`STALLED_DELETE`] ago; a server without a readable
+/// `updated` counts as going). A server on its way out is not shown as a group; a stalled one
+/// is, so that whoever wants it gone deletes it again.
+pub(crate) fn is_going(server: &Server, now: jiff::Timestamp) -> bool {
+    if server.task_state.as_deref() != Some("deleting") {
+        return false;
+    }
+    let Some(updated) = timestamp(server.updated.as_deref()) else {
+        return true;
+    };
+    std::time::Duration::try_from(now.duration_since(updated))
+        .map_or(true, |age| age < STALLED_DELETE)
+}
+
 /// The status of the group that `server` runs, made from `spec`.
 pub(crate) fn group_status(server: &Server, spec: &ContainerGroupSpec) -> ContainerGroupStatus {
     let (phase, ready, message) = match server.status.as_str() {
@@ -219,6 +240,32 @@ mod tests {
             "server_groups": [], "security_groups": []}}"#
         );
         serde_json::from_str(&json).expect("server")
+    }
+
+    #[test]
+    fn a_delete_is_going_until_it_stalls() {
+        let updated = timestamp(Some("2026-11-26T16:01:31Z")).expect("updated");
+        let at = |secs: i64| {
+            updated
+                .checked_add(jiff::SignedDuration::from_secs(secs))
+                .expect("at")
+        };
+        let mut s = server("ACTIVE");
+        assert!(!is_going(&s, at(1)), "no task: live");
+        s.task_state = Some("deleting".into());
+        assert!(is_going(&s, at(1)));
+        assert!(is_going(&s, at(59)));
+        assert!(
+            !is_going(&s, at(60)),
+            "deleting for 60 s: stalled, shown again"
+        );
+        assert!(!is_going(&s, at(3_600)));
+        // A clock behind Nova's: the delete has just begun.
+        assert!(is_going(&s, at(-5)));
+        s.updated = None;
+        assert!(is_going(&s, at(3_600)), "no time to judge by: going");
+        s.task_state = Some("spawning".into());
+        assert!(!is_going(&s, at(1)));
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //! | `false`, `exit N` (N ≠ 0) | fails: the admin's `os-resetState` to `error` → ERROR |
 //! | anything else | runs until stopped (the stand-in does not guess) |
 //!
+//! A run's server that is ACTIVE with no power state was forgotten by the fake driver of its
+//! host when that host's nova-compute restarted (the fault tests kill it): nothing stops it
+//! through Nova any more, and its container is lost with the host's runtime, so it fails.
+//!
 //! It knows no exit code (Nova reports none), writes no log and answers no probe: cases that
 //! need those stay `not run` (`Target::programs_run`).
 
@@ -171,8 +175,15 @@ impl StandIn {
                     let Some(spec) = stored_spec(metadata) else {
                         continue;
                     };
-                    let Program::Ends { after, success } = group_program(&spec) else {
-                        continue;
+                    // ACTIVE with no power state: its host's nova-compute restarted and the fake
+                    // driver, which keeps its instances in memory, forgot it; a stop now fails
+                    // (InstanceNotFound) and leaves it ACTIVE for good. Its container is lost
+                    // with the host's runtime: the run fails, as a lost run does.
+                    let lost = s["OS-EXT-STS:power_state"] == 0;
+                    let (after, success) = match group_program(&spec) {
+                        _ if lost => (Duration::ZERO, false),
+                        Program::Ends { after, success } => (after, success),
+                        Program::Runs => continue,
                     };
                     if since.elapsed() < after {
                         continue;
