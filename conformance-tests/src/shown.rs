@@ -30,10 +30,22 @@ impl Write for Captured {
     }
 }
 
-/// A loopback TCP port nothing listens on: bound, then released.
+/// A loopback TCP port nothing listens on, held so for the life of the process: the local port
+/// of a connection to a listener of this process (both kept open), which the kernel gives no
+/// other socket meanwhile. A port freed by dropping a listener could be bound again by any
+/// process before it is used.
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().expect("its address").port()
+    let client = std::net::TcpStream::connect(listener.local_addr().expect("its address"))
+        .expect("connect to it");
+    let port = client
+        .local_addr()
+        .expect("the connection's address")
+        .port();
+    let accepted = listener.accept().expect("accept").0;
+    // Kept open on purpose until the process ends (tests call this a few times).
+    std::mem::forget((listener, client, accepted));
+    port
 }
 
 #[cfg(test)]

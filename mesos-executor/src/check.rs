@@ -122,8 +122,13 @@ mod tests {
                 succeeded: Some(true)
             })
         );
-        drop(listener);
-        let closed = run(&tcp(port), &target()).await;
+        // A port nothing listens on and no one else can be given meanwhile: the local port of
+        // a connection to the listener (a port freed by dropping a listener can be bound by
+        // another process before the check connects).
+        let client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connects");
+        let closed_port = u32::from(client.local_addr().expect("its address").port());
+        let closed = run(&tcp(closed_port), &target()).await;
         assert_eq!(
             closed.tcp,
             Some(CheckStatusTcp {
