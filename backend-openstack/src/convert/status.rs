@@ -87,7 +87,8 @@ pub(crate) fn timestamp(s: Option<&str>) -> Option<jiff::Timestamp> {
 /// How long a delete may show as `deleting` before it is taken as stalled. Nova finishes a
 /// delete in seconds; a server still `deleting` after this was left so by a nova-api that died
 /// after it marked the server but before it handed the delete to the compute host: it stays
-/// so for good, and only another DELETE (which Nova accepts) removes it.
+/// so for good. Nova ignores another DELETE of it while its host is up; the host's nova-compute
+/// deletes it when it next starts (or an admin resets its state).
 pub(crate) const STALLED_DELETE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Whether `server` is on its way out at `now`: Nova is deleting it, and the delete is not
