@@ -8,6 +8,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -17,6 +18,7 @@ use tars_api::{
 };
 
 use super::naming::{self, Origin};
+use super::run_groups::RunGroups;
 use super::schedules::Schedules;
 use super::settings::{Settings, SettingsPool};
 use super::stamp::OptStamp;
@@ -98,7 +100,7 @@ pub struct Core {
     pub(super) children: HashMap<String, BTreeSet<String>>,
     pub(super) active: HashMap<String, Active>,
     /// Group of the current attempt → record key.
-    pub(super) by_group: HashMap<String, String>,
+    pub(super) by_group: RunGroups,
     pub(super) timers: BinaryHeap<Reverse<(Timestamp, u64, Timer)>>,
     pub(super) seq: u64,
     pub(super) version: u64,
@@ -142,7 +144,7 @@ impl Core {
             jobs: HashMap::new(),
             children: HashMap::new(),
             active: HashMap::new(),
-            by_group: HashMap::new(),
+            by_group: RunGroups::default(),
             timers: BinaryHeap::new(),
             seq: 0,
             version: 0,
@@ -324,6 +326,12 @@ impl Core {
     /// True when `group` is the current attempt of an active run (so it may be started).
     pub fn is_active_group(&self, group: &str) -> bool {
         self.by_group.contains_key(group)
+    }
+
+    /// How many groups of active runs ended or were forgotten so far, readable without the
+    /// core: when it has not changed since runs were prepared, each of them may be started.
+    pub fn groups_removed(&self) -> Arc<AtomicU64> {
+        self.by_group.removed()
     }
 
     /// How many jobs are stored.

@@ -2,7 +2,7 @@
 //! task watching every run group through the driver, and the effects of each step (starting
 //! and stopping groups) run as short tasks.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -75,6 +75,20 @@ pub(crate) struct Inner {
     starting: AtomicUsize,
     /// Notified when `starting` drops to zero.
     started: Notify,
+    /// [`Core::groups_removed`].
+    groups_removed: Arc<AtomicU64>,
+    /// Among how many tasks the runs prepared for one slot are started (the runtime's
+    /// threads; asked once: the answer reads cgroup files).
+    parts: usize,
+}
+
+/// Runs prepared ahead of their slot, recorded already, their groups to start at `at`.
+struct Held {
+    at: Timestamp,
+    /// Split among the tasks that will start them, while there is time.
+    chunks: Vec<Vec<Effect>>,
+    /// [`Core::groups_removed`] once they were prepared.
+    removed: u64,
 }
 
 impl Inner {
@@ -125,7 +139,7 @@ impl Inner {
         while tasks.try_join_next().is_some() {}
         let inner = self.clone();
         tasks.spawn(async move {
-            futures::stream::iter(effects)
+            futures::stream::iter(&effects)
                 .for_each_concurrent(EFFECT_CONCURRENCY, |effect| inner.run_effect(effect))
                 .await;
         });
@@ -136,40 +150,68 @@ impl Inner {
         crate::metrics::set_objects(&self.backend, "CronJob", count);
     }
 
-    /// Hands out the effects of runs prepared ahead for the slot at `at`: a run that ended
-    /// meanwhile (its job deleted, say) is not started.
-    fn release(self: &Arc<Self>, at: Timestamp, mut effects: Vec<Effect>) {
-        {
-            let core = self.lock();
-            effects.retain(|e| match e {
-                Effect::Start(group) => core.is_active_group(group.name()),
-                Effect::Stop { .. } => true,
+    /// Prepares the runs due at `at` (records them) and splits their effects among the tasks
+    /// that will start them at `at`.
+    fn prepare(&self, at: Timestamp) -> Held {
+        let (effects, removed) = self
+            .step(|core| {
+                let effects = core.prepare(at)?;
+                Ok((effects, self.groups_removed.load(Ordering::Acquire)))
+            })
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cron engine step failed; nothing was started");
+                (Vec::new(), 0)
             });
+        // Prepared effects are starts of distinct groups: spread over the runtime's threads.
+        let chunk = effects.len().div_ceil(self.parts).max(EFFECT_CONCURRENCY);
+        let mut chunks = Vec::with_capacity(self.parts);
+        let mut effects = effects.into_iter().peekable();
+        while effects.peek().is_some() {
+            chunks.push(effects.by_ref().take(chunk).collect());
         }
-        if effects.is_empty() {
+        Held {
+            at,
+            chunks,
+            removed,
+        }
+    }
+
+    /// Hands out the effects of runs prepared ahead for their slot: a run that ended
+    /// meanwhile (its job deleted, say) is not started. The effects are dropped only after
+    /// they were all handed to the driver (freeing them is work the starts need not wait for).
+    fn release(self: &Arc<Self>, held: Held) {
+        let Held {
+            at,
+            mut chunks,
+            removed,
+        } = held;
+        // Unchanged: no group ended since they were prepared, so each is still wanted, and
+        // the lock (which a step may hold for a store write) is not needed.
+        if self.groups_removed.load(Ordering::Acquire) != removed {
+            let core = self.lock();
+            for effects in &mut chunks {
+                effects.retain(|e| match e {
+                    Effect::Start(group) => core.is_active_group(group.name()),
+                    Effect::Stop { .. } => true,
+                });
+            }
+        }
+        chunks.retain(|effects| !effects.is_empty());
+        if chunks.is_empty() {
             return;
         }
         // Prepared runs are first attempts of the slot at `at`, started now.
-        let starts = effects
+        let starts = chunks
             .iter()
+            .flatten()
             .filter(|e| matches!(e, Effect::Start(_)))
             .count();
         metrics::histogram!(crate::metrics::CRON_LATENESS_SECONDS).record_many(
             crate::metrics::seconds_between(at, Timestamp::now()),
             starts,
         );
-        // Prepared effects are starts of distinct groups: spread over the runtime's threads.
         // The watch of the run groups waits until they are all handed to the driver: their
         // ends can be recorded a few milliseconds later, their starts are due now.
-        let parts = std::thread::available_parallelism().map_or(1, usize::from);
-        let chunk = effects.len().div_ceil(parts).max(EFFECT_CONCURRENCY);
-        let mut chunks = Vec::new();
-        while effects.len() > chunk {
-            let rest = effects.split_off(chunk);
-            chunks.push(effects);
-            effects = rest;
-        }
-        chunks.push(effects);
         self.starting.fetch_add(chunks.len(), Ordering::AcqRel);
         let mut tasks = self.effects.lock().unwrap_or_else(PoisonError::into_inner);
         while tasks.try_join_next().is_some() {}
@@ -186,10 +228,11 @@ impl Inner {
                     }
                 }
                 let done = Done(inner.clone());
-                futures::stream::iter(effects)
+                futures::stream::iter(&effects)
                     .for_each_concurrent(EFFECT_CONCURRENCY, |effect| inner.run_effect(effect))
                     .await;
                 drop(done);
+                drop(effects);
             });
         }
     }
@@ -207,7 +250,7 @@ impl Inner {
         }
     }
 
-    async fn run_effect(self: &Arc<Self>, effect: Effect) {
+    async fn run_effect(self: &Arc<Self>, effect: &Effect) {
         match effect {
             Effect::Start(group) => {
                 let name = group.name();
@@ -215,7 +258,7 @@ impl Inner {
                 let wanted = || self.lock().is_active_group(name);
                 let started = self
                     .retrying("start", name, START_RETRY_FOR, wanted, || {
-                        self.driver.start(&group)
+                        self.driver.start(group)
                     })
                     .await;
                 if let Err(e) = started {
@@ -229,10 +272,10 @@ impl Inner {
                 let stopped = self
                     .retrying(
                         "stop",
-                        &group,
+                        group,
                         STOP_RETRY_FOR,
                         || true,
-                        || self.driver.stop(&group, Some(grace)),
+                        || self.driver.stop(group, Some(*grace)),
                     )
                     .await;
                 if let Err(e) = stopped {
@@ -329,6 +372,7 @@ impl CronEngine {
         config: CronConfig,
     ) -> Result<CronEngine> {
         let mut core = Core::load(store, Timestamp::now(), &*keep)?;
+        let groups_removed = core.groups_removed();
         core.set_hooks(config.hooks);
         let jobs = core.len();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -343,6 +387,8 @@ impl CronEngine {
             closed: AtomicBool::new(false),
             starting: AtomicUsize::new(0),
             started: Notify::new(),
+            groups_removed,
+            parts: std::thread::available_parallelism().map_or(1, usize::from),
         });
         let tasks = vec![
             tokio::spawn(watch_groups(inner.clone())),
@@ -566,16 +612,16 @@ const PRECISE: Duration = Duration::from_millis(2);
 /// due then: recorded ahead, started at their instant), fires everything due, and again.
 async fn schedule(inner: Arc<Inner>) {
     // Runs prepared ahead: recorded already, their groups start at this instant.
-    let mut held: Option<(Timestamp, Vec<Effect>)> = None;
+    let mut held: Option<Held> = None;
     let mut lead = LEAD;
     loop {
         let now = Timestamp::now();
-        if let Some((at, _)) = &held
-            && *at <= now
-        {
-            if let Some((at, effects)) = held.take() {
-                inner.release(at, effects);
-            }
+        if let Some(h) = held.take_if(|h| h.at <= now) {
+            inner.release(h);
+            // Lets this thread start the runs it just spawned before this task takes the
+            // lock again (which a step writing to the store may hold): the last task spawned
+            // on a thread waits for that thread.
+            tokio::task::yield_now().await;
             continue;
         }
         let next = inner.lock().next_due();
@@ -600,20 +646,15 @@ async fn schedule(inner: Arc<Inner>) {
             }
             Some(at) if ahead && until(now, at) <= lead => {
                 let began = std::time::Instant::now();
-                let effects = inner.step(|core| core.prepare(at));
+                held = Some(inner.prepare(at));
                 lead = lead_after(began.elapsed());
-                let effects = effects.unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "cron engine step failed; nothing was started");
-                    Vec::new()
-                });
-                held = Some((at, effects));
                 continue;
             }
             _ => {}
         }
         let wake = match (next, &held) {
-            (Some(at), Some((h, _))) => Some(at.min(*h)),
-            (None, Some((h, _))) => Some(*h),
+            (Some(at), Some(h)) => Some(at.min(h.at)),
+            (None, Some(h)) => Some(h.at),
             (Some(at), None) if ahead => Some(at.checked_sub(lead).unwrap_or(at)),
             (Some(at), None) => Some(at),
             (None, None) => None,
@@ -622,8 +663,8 @@ async fn schedule(inner: Arc<Inner>) {
             inner.wake.notified().await;
             continue;
         };
-        if let Some((h, _)) = &held
-            && wake == *h
+        if let Some(h) = &held
+            && wake == h.at
             && until(now, wake) <= PRECISE
         {
             // The timer wheel would wake up to a millisecond late; the last stretch before
@@ -633,7 +674,7 @@ async fn schedule(inner: Arc<Inner>) {
             }
             continue;
         }
-        let sleep_for = if held.as_ref().is_some_and(|(h, _)| wake == *h) {
+        let sleep_for = if held.as_ref().is_some_and(|h| wake == h.at) {
             until(now, wake).saturating_sub(PRECISE)
         } else {
             until(now, wake)
@@ -658,31 +699,37 @@ async fn watch_groups(inner: Arc<Inner>) {
             Ok(mut events) => {
                 let mut ended = false;
                 while !ended {
-                    // Everything the watch has ready is handled in one step.
-                    let mut batch = Vec::new();
+                    // Everything the watch has ready once the prepared runs are handed out
+                    // is handled in one step (one store write). Gathered without tokio's
+                    // cooperative budget, which would end the batch every 128 events, long
+                    // before the ends of one slot's runs.
                     let mut next = events.next().await;
-                    loop {
-                        match next {
-                            Some(Ok(event)) => batch.push(event),
-                            Some(Err(e)) => {
-                                tracing::warn!(error = %e, "watch of cron run groups failed");
-                                ended = true;
-                                break;
-                            }
-                            None => {
-                                ended = true;
-                                break;
-                            }
-                        }
-                        if batch.len() >= WATCH_BATCH {
-                            break;
-                        }
-                        match events.next().now_or_never() {
-                            Some(n) => next = n,
-                            None => break,
-                        }
-                    }
                     inner.starts_done().await;
+                    let mut batch = Vec::new();
+                    tokio::task::unconstrained(async {
+                        loop {
+                            match next {
+                                Some(Ok(event)) => batch.push(event),
+                                Some(Err(e)) => {
+                                    tracing::warn!(error = %e, "watch of cron run groups failed");
+                                    ended = true;
+                                    break;
+                                }
+                                None => {
+                                    ended = true;
+                                    break;
+                                }
+                            }
+                            if batch.len() >= WATCH_BATCH {
+                                break;
+                            }
+                            match events.next().now_or_never() {
+                                Some(n) => next = n,
+                                None => break,
+                            }
+                        }
+                    })
+                    .await;
                     // On a blocking thread: the step writes to the store (an fsync, for
                     // redb), and must not hold up the runtime's threads while runs start.
                     let stepper = inner.clone();
@@ -727,6 +774,108 @@ async fn reconcile(inner: Arc<Inner>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
+    use tars_api::{Container, ContainerGroup, ContainerGroupSpec, RestartPolicy};
+
+    /// Records the groups it is asked to start; nothing runs.
+    #[derive(Default)]
+    struct Recording {
+        started: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl GroupDriver for Recording {
+        async fn start(&self, group: &ContainerGroup) -> Result<()> {
+            self.started
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(group.name().to_owned());
+            Ok(())
+        }
+        async fn stop(&self, _: &str, _: Option<Duration>) -> Result<()> {
+            Ok(())
+        }
+        async fn list(&self, _: &LabelSelector) -> Result<Vec<ContainerGroup>> {
+            Ok(Vec::new())
+        }
+        async fn watch(&self, _: &LabelSelector) -> Result<WatchStream<ContainerGroupSpec>> {
+            Ok(Box::pin(futures::stream::pending()))
+        }
+    }
+
+    /// Waits for the engine's start-up reconciliation, as the scheduler does before it
+    /// prepares runs (it would start a prepared run whose group it does not list).
+    async fn reconciled(inner: &Inner) {
+        while !inner.reconciled.load(Ordering::Acquire) {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn yearly(name: &str) -> CronJob {
+        let mut spec = ContainerGroupSpec::new(vec![Container::new("main", "img", &["true"])]);
+        spec.restart_policy = RestartPolicy::Never;
+        CronJob::new(name, CronJobSpec::new(Some("0 0 0 1 1 *"), spec))
+    }
+
+    #[tokio::test]
+    async fn a_run_prepared_ahead_whose_job_is_deleted_before_its_slot_is_not_started() {
+        let driver = Arc::new(Recording::default());
+        let engine = CronEngine::start(
+            driver.clone(),
+            Arc::new(MemoryStore::new()),
+            Box::new(|_| true),
+        )
+        .expect("engine");
+        engine.put(yearly("kept")).expect("put");
+        engine.put(yearly("deleted")).expect("put");
+        let inner = engine.inner.clone();
+        reconciled(&inner).await;
+        // Both jobs' next slot (next 1 January), prepared by hand: the scheduler itself
+        // prepares it only a lead before it.
+        let slot = inner.lock().next_due().expect("a slot");
+        let held = inner.prepare(slot);
+        assert_eq!(held.chunks.iter().flatten().count(), 2);
+        engine.remove("deleted").await.expect("remove");
+        inner.release(held);
+        inner.starts_done().await;
+        let started = driver
+            .started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        assert_eq!(started.len(), 1, "{started:?}");
+        assert!(started[0].starts_with("kept-"), "{started:?}");
+        engine.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn runs_prepared_ahead_are_all_started_when_none_ended() {
+        let driver = Arc::new(Recording::default());
+        let engine = CronEngine::start(
+            driver.clone(),
+            Arc::new(MemoryStore::new()),
+            Box::new(|_| true),
+        )
+        .expect("engine");
+        for i in 0..200 {
+            engine.put(yearly(&format!("job{i}"))).expect("put");
+        }
+        let inner = engine.inner.clone();
+        reconciled(&inner).await;
+        let slot = inner.lock().next_due().expect("a slot");
+        let held = inner.prepare(slot);
+        inner.release(held);
+        inner.starts_done().await;
+        let mut started = driver
+            .started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        started.sort();
+        started.dedup();
+        assert_eq!(started.len(), 200);
+        engine.shutdown().await;
+    }
 
     #[test]
     fn the_lead_grows_with_a_slow_preparation_within_bounds() {

@@ -27,6 +27,7 @@ mod firing;
 pub mod graph;
 pub mod naming;
 pub mod plan;
+mod run_groups;
 pub mod schedules;
 mod settings;
 pub mod stamp;
