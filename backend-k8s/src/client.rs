@@ -1,7 +1,8 @@
 //! The wire: a kube-rs client for the configured context, what the server speaks, and the
 //! translation of kube-rs errors into tars' errors.
 
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta as K8sMeta;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config, Resource};
 use serde::Serialize;
@@ -136,7 +137,7 @@ pub(crate) fn wire(e: kube::Error, kind: Kind, name: &str) -> Error {
     }
 }
 
-/// What [`apply_object`] did.
+/// What [`apply_object`] or [`create_object`] did.
 pub(crate) enum Sent<K> {
     /// The object as the server stored it (or, in a dry run, would store it).
     Done(K),
@@ -197,6 +198,69 @@ where
         .await
         .map_err(|e| wire(e, kind, name))?;
     Ok(Sent::Done(sent))
+}
+
+/// Creates `body` as `name` with one POST (field manager `tars`). A name that is taken,
+/// whoever holds it, is refused by the server (AlreadyExists) and comes back as
+/// [`Sent::Exists`]: nothing is taken over, and no dry run is needed first to know it.
+///
+/// The object's fields are then managed by an update, not an apply: change them with
+/// [`patch_metadata`] (a merge patch), whose removals do not depend on field ownership.
+pub(crate) async fn create_object<K>(
+    api: &Api<K>,
+    name: &str,
+    body: &K,
+    kind: Kind,
+    dry_run: bool,
+) -> Result<Sent<K>>
+where
+    K: Resource + Serialize + DeserializeOwned + Clone + std::fmt::Debug,
+{
+    let params = PostParams {
+        dry_run,
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+    };
+    match api.create(&params, body).await {
+        Ok(created) => Ok(Sent::Done(created)),
+        Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(Sent::Exists),
+        Err(e) => Err(wire(e, kind, name)),
+    }
+}
+
+/// Sets the labels and annotations of object `name` from `current` to `desired` with one JSON
+/// merge patch ([`crate::convert::metadata_patch`]); checked first by a server-side dry run
+/// when `check` is set.
+pub(crate) async fn patch_metadata<K>(
+    api: &Api<K>,
+    name: &str,
+    current: &K8sMeta,
+    desired: &K8sMeta,
+    kind: Kind,
+    dry_run: bool,
+    check: bool,
+) -> Result<K>
+where
+    K: Resource + Serialize + DeserializeOwned + Clone + std::fmt::Debug,
+{
+    let patch = crate::convert::metadata_patch(current, desired);
+    let mut params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    if check || dry_run {
+        params.dry_run = true;
+        let checked = api
+            .patch(name, &params, &Patch::Merge(&patch))
+            .await
+            .map_err(|e| wire(e, kind, name))?;
+        if dry_run {
+            return Ok(checked);
+        }
+        params.dry_run = false;
+    }
+    api.patch(name, &params, &Patch::Merge(&patch))
+        .await
+        .map_err(|e| wire(e, kind, name))
 }
 
 /// Waits until no object named `name` exists (one being deleted is finished by Kubernetes),

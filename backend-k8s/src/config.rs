@@ -65,9 +65,10 @@ impl K8sConfig {
     }
 
     /// Skips the server-side dry run that checks an update before it is applied (one round
-    /// trip less per update; invalid objects are then refused by the real apply). A create is
-    /// always preceded by its dry run: that is how tars sees a name taken since its watch last
-    /// reported, and never takes over someone else's object.
+    /// trip less per update; invalid objects are then refused by the real apply). A create of
+    /// a Deployment or CronJob is always preceded by its dry run: that is how tars sees a name
+    /// taken since its watch last reported, and never takes over someone else's object (a pod
+    /// needs none: its create is a POST, which the server refuses for a taken name).
     pub fn skip_dry_run(mut self, skip: bool) -> Self {
         self.skip_dry_run = skip;
         self

@@ -14,7 +14,7 @@ use tars_api::api::{
 use tars_api::meta::Kind;
 use tars_api::{ContainerGroup, ContainerGroupSpec, Error, LabelSelector, Result, diff};
 
-use crate::client::{Sent, apply_object, wait_gone, wire};
+use crate::client::{Sent, create_object, patch_metadata, wait_gone, wire};
 use crate::context::Context;
 use crate::convert::group::{group_from_pod, pod};
 use crate::mirror::Holder;
@@ -38,33 +38,51 @@ impl K8sGroups {
         }
     }
 
-    /// Sends `group` (see [`apply_object`]); `None` when creating found the name taken.
-    async fn send(
+    /// Creates the pod of `group` (see [`create_object`]: one request, no dry run first);
+    /// `None` when the name is taken.
+    async fn create(
         &self,
         group: &ContainerGroup,
-        creating: bool,
         dry_run: bool,
     ) -> Result<Option<ContainerGroup>> {
-        let name = group.name();
         let body = pod(group, &self.ctx.stamp)?;
-        let sent = apply_object(
+        let Sent::Done(sent) =
+            create_object(&self.ctx.pods, group.name(), &body, KIND, dry_run).await?
+        else {
+            return Ok(None);
+        };
+        self.sent(sent, dry_run).map(Some)
+    }
+
+    /// Changes the labels and annotations of pod `current` (as read from the server) to
+    /// those of `group` in place (see [`patch_metadata`]).
+    async fn relabel(
+        &self,
+        current: &Pod,
+        group: &ContainerGroup,
+        dry_run: bool,
+    ) -> Result<ContainerGroup> {
+        let body = pod(group, &self.ctx.stamp)?;
+        let sent = patch_metadata(
             &self.ctx.pods,
-            name,
-            &body,
+            group.name(),
+            &current.metadata,
+            &body.metadata,
             KIND,
-            creating,
             dry_run,
             self.ctx.check_with_dry_run,
         )
         .await?;
-        let Sent::Done(sent) = sent else {
-            return Ok(None);
-        };
+        self.sent(sent, dry_run)
+    }
+
+    /// The group of a pod the server returned; remembered unless in a dry run.
+    fn sent(&self, sent: Pod, dry_run: bool) -> Result<ContainerGroup> {
         let object = group_from_pod(&sent)?;
         if !dry_run {
             self.ctx.groups.wrote(object.clone());
         }
-        Ok(Some(object))
+        Ok(object)
     }
 
     /// Deletes the pod and waits until it is gone (at most its grace period plus a minute).
@@ -128,7 +146,7 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
         }
         if self.ctx.groups.holder(name).is_none() {
             desired.metadata.generation = Some(1);
-            if let Some(created) = self.send(&desired, true, options.dry_run).await? {
+            if let Some(created) = self.create(&desired, options.dry_run).await? {
                 return Ok(ApplyOutcome {
                     object: created,
                     change: Change::Created,
@@ -136,8 +154,11 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
             }
             // Taken meanwhile: ours (the watch lags) or someone else's.
         }
-        let current = match self.fetch_any(name).await? {
-            Some(p) if self.ctx.stamp.owns(p.metadata.labels.as_ref()) => group_from_pod(&p)?,
+        let (pod_now, current) = match self.fetch_any(name).await? {
+            Some(p) if self.ctx.stamp.owns(p.metadata.labels.as_ref()) => {
+                let group = group_from_pod(&p)?;
+                (p, group)
+            }
             Some(_) => return Err(Self::conflict(name)),
             None => {
                 return Err(Error::Conflict {
@@ -163,9 +184,7 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
         });
         let object = if !spec_changed {
             // Labels and annotations of a pod can change in place.
-            self.send(&desired, false, options.dry_run)
-                .await?
-                .ok_or_else(|| Self::conflict(name))?
+            self.relabel(&pod_now, &desired, options.dry_run).await?
         } else if options.dry_run {
             let mut would = desired.clone();
             would.metadata.uid = current.metadata.uid.clone();
@@ -173,7 +192,7 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
         } else {
             self.remove(name, current.spec.termination_grace_period)
                 .await?;
-            self.send(&desired, true, false)
+            self.create(&desired, false)
                 .await?
                 .ok_or_else(|| Self::conflict(name))?
         };

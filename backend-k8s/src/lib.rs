@@ -2,8 +2,10 @@
 //!
 //! The Kubernetes backend, through kube-rs: a ContainerGroup is a Pod, a Deployment an
 //! apps/v1 Deployment, a CronJob a CronJob (batch/v1, or batch/v1beta1 on servers before
-//! 1.21), so that Kubernetes' own controllers do the work. Objects are sent by server-side
-//! apply with the field manager `tars`, each first checked by a server-side dry run, and carry
+//! 1.21), so that Kubernetes' own controllers do the work. Deployments and CronJobs are sent
+//! by server-side apply with the field manager `tars`, each first checked by a server-side dry
+//! run; a pod is created by one POST (which the server refuses for a taken name) and its labels
+//! and annotations changed by a merge patch. Every object carries
 //! the ownership labels of [`tars_api::meta`]: tars refuses with `Error::Conflict` to change or
 //! delete an object of the same name that this instance does not own. Which names exist and
 //! who owns them comes from one watch per kind, so the check costs no round trip.

@@ -197,6 +197,81 @@ pub(crate) fn unsupported(feature: tars_api::Feature, field: &str, reason: &str)
     Error::unsupported(feature, crate::BACKEND, format!("{field}: {reason}"))
 }
 
+/// The JSON merge patch that turns the labels and annotations of `current` into those of
+/// `desired`: every key of `desired` is set, every key only `current` has is removed (null).
+/// A merge patch, unlike a server-side apply, removes a key whoever set it.
+pub(crate) fn metadata_patch(current: &K8sMeta, desired: &K8sMeta) -> serde_json::Value {
+    fn map(
+        current: Option<&BTreeMap<String, String>>,
+        desired: Option<&BTreeMap<String, String>>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut out: serde_json::Map<String, serde_json::Value> = desired
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        for k in current.into_iter().flatten().map(|(k, _)| k) {
+            out.entry(k.clone()).or_insert(serde_json::Value::Null);
+        }
+        out
+    }
+    serde_json::json!({
+        "metadata": {
+            "labels": map(current.labels.as_ref(), desired.labels.as_ref()),
+            "annotations": map(current.annotations.as_ref(), desired.annotations.as_ref()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod patch_tests {
+    use super::*;
+
+    fn meta(labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> K8sMeta {
+        let m = |kv: &[(&str, &str)]| {
+            Some(
+                kv.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+        };
+        K8sMeta {
+            labels: m(labels),
+            annotations: m(annotations),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_metadata_patch_sets_what_is_desired_and_removes_what_is_not() {
+        let current = meta(
+            &[("a", "1"), ("gone", "x")],
+            &[("tars.dev/spec", "{}"), ("old", "y")],
+        );
+        let desired = meta(
+            &[("a", "2"), ("new", "3")],
+            &[("tars.dev/spec", "{\"v\":1}")],
+        );
+        assert_eq!(
+            metadata_patch(&current, &desired),
+            serde_json::json!({
+                "metadata": {
+                    "labels": {"a": "2", "new": "3", "gone": null},
+                    "annotations": {"tars.dev/spec": "{\"v\":1}", "old": null},
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn a_metadata_patch_of_equal_metadata_only_restates_it() {
+        let m = meta(&[("a", "1")], &[]);
+        let patch = metadata_patch(&m, &m);
+        assert_eq!(patch["metadata"]["labels"], serde_json::json!({"a": "1"}));
+        assert_eq!(patch["metadata"]["annotations"], serde_json::json!({}));
+    }
+}
+
 /// Renders one object of every kind and variant tars sends, for schema validation against
 /// current Kubernetes (`scripts/engines/k8s/validate.sh`): written as YAML, one file each,
 /// into `TARS_RENDER_DIR` when it is set; always checked to read back as its k8s-openapi type.
