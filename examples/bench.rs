@@ -4,7 +4,8 @@
 //! Backends: `local` always (state in a temporary directory; a replica is a `sleep` process),
 //! `k8s` when `TARS_K8S_KUBECONFIG` names a cluster (with `TARS_K8S_CONTEXT`, else its current
 //! context; a namespace `tars-bench-<random>` is created and deleted at the end), `mesos` when
-//! `TARS_MESOS_MASTER` names a master (tars as a framework of its own, torn down at the end).
+//! `TARS_MESOS_MASTER` names a master (tars as a framework of its own, torn down at the end),
+//! `openstack` when `TARS_OS_CLOUDS` names a `clouds.yaml` with a cloud `tars` (Nova servers).
 //!
 //! Scenarios, per backend, through the stack a user gets (call counting, validation):
 //! - ContainerGroup apply → running → delete returned and gone (N repetitions);
@@ -17,6 +18,9 @@
 //! `K8sConfig::skip_dry_run(true)`) against a raw kube-rs server-side apply of the same Pod
 //! (`Api<Pod>::patch(.., &PatchParams::apply("bench").force(), &Patch::Apply(pod))`), each
 //! followed by a delete that is not timed; then the same for an apply that changes nothing.
+//! On OpenStack, `apply` of a ContainerGroup by backend-openstack (returns once its server is
+//! built) against the `openstack` crate creating the same server and polling it at the same
+//! pace until it is built (`bench/openstack.rs`).
 //!
 //! ```text
 //! cargo run --release --example bench                                  # local (+ k8s if set)
@@ -51,6 +55,9 @@ use tars::{
     Backend, Container, ContainerGroup, ContainerGroupSpec, Deployment, DeploymentSpec, Object,
 };
 
+#[path = "bench/openstack.rs"]
+mod os;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Res<T> = Result<T, BoxError>;
 
@@ -70,7 +77,12 @@ struct Args {
 
 fn parse_args() -> Res<Args> {
     let mut args = Args {
-        backends: vec!["local".into(), "k8s".into(), "mesos".into()],
+        backends: vec![
+            "local".into(),
+            "k8s".into(),
+            "mesos".into(),
+            "openstack".into(),
+        ],
         json: None,
         charts: PathBuf::from("docs/bench"),
         quick: false,
@@ -82,7 +94,7 @@ fn parse_args() -> Res<Args> {
             "--backends" => {
                 let list = it
                     .next()
-                    .ok_or("--backends needs a list: local,k8s,mesos")?;
+                    .ok_or("--backends needs a list: local,k8s,mesos,openstack")?;
                 args.backends = list.split(',').map(str::to_owned).collect();
             }
             "--json" => args.json = Some(it.next().ok_or("--json needs a path")?.into()),
@@ -91,7 +103,7 @@ fn parse_args() -> Res<Args> {
             "--replot" => args.replot = Some(it.next().ok_or("--replot needs a JSON path")?.into()),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--backends local,k8s,mesos] [--json PATH] [--charts DIR] [--quick] [--replot JSON]"
+                    "usage: bench [--backends local,k8s,mesos,openstack] [--json PATH] [--charts DIR] [--quick] [--replot JSON]"
                 );
                 std::process::exit(0);
             }
@@ -450,16 +462,29 @@ fn raw_pod(from_tars: &Pod, name: &str) -> Pod {
     }
 }
 
-/// One side of the overhead comparison.
+/// One side of an overhead comparison.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Side {
-    /// backend-k8s as configured by default (server-side dry run before applying).
+    /// backend-k8s as configured by default (server-side dry run before an update).
     Tars,
     /// backend-k8s with `skip_dry_run(true)`.
     TarsSkip,
     /// kube-rs server-side apply.
     Raw,
+    /// backend-openstack.
+    OsTars,
+    /// The `openstack` crate.
+    OsRaw,
 }
+
+/// Every side, in the order of the tables.
+const SIDES: [Side; 5] = [
+    Side::Tars,
+    Side::TarsSkip,
+    Side::Raw,
+    Side::OsTars,
+    Side::OsRaw,
+];
 
 impl Side {
     fn label(self) -> &'static str {
@@ -467,6 +492,8 @@ impl Side {
             Side::Tars => "tars (default)",
             Side::TarsSkip => "tars skip_dry_run",
             Side::Raw => "raw kube-rs SSA",
+            Side::OsTars => "tars (openstack)",
+            Side::OsRaw => "raw openstack crate",
         }
     }
     fn key(self) -> &'static str {
@@ -474,12 +501,25 @@ impl Side {
             Side::Tars => "tars",
             Side::TarsSkip => "tars_skip_dry_run",
             Side::Raw => "raw",
+            Side::OsTars => "openstack_tars",
+            Side::OsRaw => "openstack_raw",
         }
+    }
+    fn is_raw(self) -> bool {
+        matches!(self, Side::Raw | Side::OsRaw)
     }
 }
 
-/// Overhead results: case → side → latencies (ms).
+/// Overhead results: case → side → latencies (ms); one side of each case is the raw client.
 type Overhead = Vec<(String, Vec<(Side, Vec<f64>)>)>;
+
+/// The raw client's latencies of a case.
+fn raw_of(sides: &[(Side, Vec<f64>)]) -> &[f64] {
+    sides
+        .iter()
+        .find(|(s, _)| s.is_raw())
+        .map_or(&[], |(_, v)| v.as_slice())
+}
 
 async fn overhead(cluster: &Cluster, pairs: usize) -> Res<Overhead> {
     let tars = K8sBackend::connect(cluster.config.clone().instance("bench-ov")).await?;
@@ -569,8 +609,8 @@ async fn overhead(cluster: &Cluster, pairs: usize) -> Res<Overhead> {
     let _ = tars.shutdown().await;
     let _ = skip.shutdown().await;
     Ok(vec![
-        ("create a pod".to_owned(), create),
-        ("apply, nothing changed".to_owned(), same),
+        ("k8s: create a pod".to_owned(), create),
+        ("k8s: apply, nothing changed".to_owned(), same),
     ])
 }
 
@@ -665,15 +705,11 @@ fn print_tables(measured: &[Measured], over: &Overhead) {
     if over.is_empty() {
         return;
     }
-    println!("\n## Overhead against the raw client (k8s, interleaved)\n");
+    println!("\n## Overhead against the raw client (interleaved)\n");
     println!("| case | client | n | min | median | max | median ratio to raw |");
     println!("|---|---|---|---|---|---|---|");
     for (case, sides) in over {
-        let raw = sides
-            .iter()
-            .find(|(s, _)| *s == Side::Raw)
-            .map(|(_, v)| Spread::of(v).median)
-            .unwrap_or(f64::NAN);
+        let raw = Spread::of(raw_of(sides)).median;
         for (s, v) in sides {
             let sp = Spread::of(v);
             println!(
@@ -689,8 +725,8 @@ fn print_tables(measured: &[Measured], over: &Overhead) {
     }
     println!("\nPer-pair ratios (tars / raw of the same round), min / median / max:");
     for (case, sides) in over {
-        let raw = &sides[2].1;
-        for (s, v) in sides.iter().filter(|(s, _)| *s != Side::Raw) {
+        let raw = raw_of(sides);
+        for (s, v) in sides.iter().filter(|(s, _)| !s.is_raw()) {
             let r: Vec<f64> = v.iter().zip(raw).map(|(a, b)| a / b).collect();
             let sp = Spread::of(&r);
             println!(
@@ -720,12 +756,13 @@ fn to_json(measured: &[Measured], over: &Overhead, sizes: &Sizes, backends: &[St
     let overhead: Vec<Value> = over
         .iter()
         .map(|(case, sides)| {
-            let raw_median = Spread::of(&sides[2].1).median;
+            let raw = raw_of(sides);
+            let raw_median = Spread::of(raw).median;
             let mut o = serde_json::Map::new();
             o.insert("case".into(), json!(case));
             for (s, v) in sides {
                 let sp = Spread::of(v);
-                let pair: Vec<f64> = v.iter().zip(&sides[2].1).map(|(a, b)| a / b).collect();
+                let pair: Vec<f64> = v.iter().zip(raw).map(|(a, b)| a / b).collect();
                 o.insert(
                     s.key().into(),
                     json!({
@@ -930,7 +967,7 @@ fn charts(dir: &std::path::Path, measured: &[Measured], over: &Overhead) -> Res<
     let path = dir.join("overhead_latency.svg");
     bar_panels(
         &path,
-        "k8s: tars apply vs raw kube-rs server-side apply (interleaved)",
+        "tars vs the raw client on the same engine (interleaved)",
         "ms",
         &panels,
         None,
@@ -939,10 +976,10 @@ fn charts(dir: &std::path::Path, measured: &[Measured], over: &Overhead) -> Res<
     let panels: Vec<(String, Vec<Bar>)> = over
         .iter()
         .map(|(case, sides)| {
-            let raw = &sides[2].1;
+            let raw = raw_of(sides);
             let bars = sides
                 .iter()
-                .filter(|(s, _)| *s != Side::Raw)
+                .filter(|(s, _)| !s.is_raw())
                 .map(|(s, v)| {
                     let pair: Vec<f64> = v.iter().zip(raw).map(|(a, b)| a / b).collect();
                     let sp = Spread::of(&pair);
@@ -998,8 +1035,9 @@ fn from_json(v: &Value) -> Res<(Vec<Measured>, Overhead)> {
             cases
                 .iter()
                 .map(|c| {
-                    let sides = [Side::Tars, Side::TarsSkip, Side::Raw]
+                    let sides = SIDES
                         .into_iter()
+                        .filter(|s| c.get(s.key()).is_some())
                         .map(|s| (s, samples(&c[s.key()])))
                         .collect();
                     (text(&c["case"]), sides)
@@ -1099,6 +1137,32 @@ async fn main() -> Res<()> {
                 let _ = raw.teardown().await;
                 result?;
                 reached.push("mesos".to_owned());
+            }
+        }
+    }
+
+    if args.backends.iter().any(|b| b == "openstack") {
+        match std::env::var(os::CLOUDS_ENV) {
+            Err(_) => eprintln!("openstack: skipped ({} is not set)", os::CLOUDS_ENV),
+            Ok(clouds) => {
+                let dir = tempfile::tempdir()?;
+                let config = os::config(&clouds, "bench", dir.path())?;
+                let raw =
+                    Arc::new(tars::openstack::OpenStackBackend::connect(config.clone()).await?);
+                let t = Target::new("openstack", raw.clone());
+                let result = scenarios(&t, &sizes, &mut measured).await;
+                let _ = raw.shutdown().await;
+                result?;
+                eprintln!(
+                    "[openstack] overhead against the raw openstack crate, {} rounds",
+                    sizes.pairs
+                );
+                // A tars process of its own: one state directory serves one tars process.
+                let ov_dir = tempfile::tempdir()?;
+                let ov_config = config.instance("bench-ov").state_dir(ov_dir.path());
+                let sides = os::overhead(&ov_config, sizes.pairs).await?;
+                over.push(("openstack: create a server → built".to_owned(), sides));
+                reached.push("openstack".to_owned());
             }
         }
     }
