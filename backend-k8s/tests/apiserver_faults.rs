@@ -19,9 +19,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment as K8sDeploymentObject, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::Api;
 use kube::api::{DeleteParams, ListParams as KubeList};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
 use libtest_mimic::{Arguments, Failed, Trial};
 use tars_api::api::{ApplyOptions, DeleteOptions, WatchEvent};
 use tars_api::conditions::{Condition, is_deployment_complete};
@@ -34,7 +33,7 @@ use tars_api::{
 use tars_backend_k8s::{K8sBackend, K8sConfig};
 
 mod common;
-use common::create_namespace;
+use common::{client, create_namespace};
 
 const STATE_ENV: &str = "TARS_K8S_FAULT_STATE_DIR";
 const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
@@ -209,17 +208,7 @@ async fn run(
     context: Option<String>,
     rounds: u32,
 ) -> Res<String> {
-    let kc = Kubeconfig::read_from(&kubeconfig).map_err(|e| format!("{kubeconfig}: {e}"))?;
-    let options = KubeConfigOptions {
-        context: context.clone(),
-        ..Default::default()
-    };
-    let client = Client::try_from(
-        Config::from_custom_kubeconfig(kc, &options)
-            .await
-            .map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
+    let client = client(&kubeconfig, context.clone()).await?;
     let namespace = format!("tars-f-{:08x}", fastrand::u32(..));
     create_namespace(&client, &namespace, BTreeMap::new()).await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());

@@ -14,15 +14,14 @@ use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, Secret};
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams,
 };
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::{Api, Client};
 use tars_api::Backend;
 use tars_api::layer::{CallCounts, CountCalls, Layered, Validate};
 use tars_backend_k8s::{K8sBackend, K8sConfig};
 use tars_conformance::{Target, harness};
 
 mod common;
-use common::create_namespace;
+use common::{client, create_namespace};
 
 const INSTANCE: &str = "conformance";
 const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
@@ -85,17 +84,7 @@ fn kubeconfig() -> Result<(String, Option<String>), String> {
 impl K8sTarget {
     async fn make() -> Result<Box<dyn Target>, String> {
         let (path, context) = kubeconfig()?;
-        let kc = Kubeconfig::read_from(&path).map_err(|e| format!("{path}: {e}"))?;
-        let options = KubeConfigOptions {
-            context: context.clone(),
-            ..Default::default()
-        };
-        let client = Client::try_from(
-            Config::from_custom_kubeconfig(kc, &options)
-                .await
-                .map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
+        let client = client(&path, context.clone()).await?;
         let namespace = format!("tars-c-{:08x}", fastrand::u32(..));
         create_namespace(
             &client,

@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::{Api, Client};
 use libtest_mimic::{Arguments, Failed, Trial};
 use tars_api::api::{ApplyOptions, DeleteOptions};
 use tars_api::conditions::is_deployment_complete;
@@ -27,7 +26,7 @@ use tars_api::{
 use tars_backend_k8s::{K8sBackend, K8sConfig};
 
 mod common;
-use common::create_namespace;
+use common::{client, create_namespace};
 
 const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
 const CONTEXT_ENV: &str = "TARS_K8S_CONTEXT";
@@ -50,18 +49,6 @@ const KINDS: [(&str, &str, &str, bool); 8] = [
     ("v1", "Secret", "secrets", false),
     ("v1", "ConfigMap", "configmaps", false),
 ];
-
-async fn client(path: &str, context: Option<String>) -> Res<Client> {
-    let kc = Kubeconfig::read_from(path).map_err(|e| format!("{path}: {e}"))?;
-    let options = KubeConfigOptions {
-        context,
-        ..Default::default()
-    };
-    let config = Config::from_custom_kubeconfig(kc, &options)
-        .await
-        .map_err(|e| e.to_string())?;
-    Client::try_from(config).map_err(|e| e.to_string())
-}
 
 /// The API of `plural` in `group_version` across all namespaces; CronJobs in `batch/v1beta1`
 /// where the server has no `batch/v1` ones (before Kubernetes 1.21).

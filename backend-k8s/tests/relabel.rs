@@ -9,16 +9,15 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::Api;
 use kube::api::DeleteParams;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
 use libtest_mimic::{Arguments, Failed, Trial};
 use tars_api::api::{ApplyOptions, Change, DeleteOptions};
 use tars_api::{Backend, Container, ContainerGroup, ContainerGroupSpec};
 use tars_backend_k8s::{K8sBackend, K8sConfig};
 
 mod common;
-use common::create_namespace;
+use common::{client, create_namespace};
 
 const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
 const CONTEXT_ENV: &str = "TARS_K8S_CONTEXT";
@@ -36,18 +35,6 @@ fn group(labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> ContainerGrou
     g.metadata.labels = map(labels);
     g.metadata.annotations = map(annotations);
     g
-}
-
-async fn client(path: &str, context: Option<String>) -> Res<Client> {
-    let kc = Kubeconfig::read_from(path).map_err(|e| format!("{path}: {e}"))?;
-    let options = KubeConfigOptions {
-        context,
-        ..Default::default()
-    };
-    let config = Config::from_custom_kubeconfig(kc, &options)
-        .await
-        .map_err(|e| e.to_string())?;
-    Client::try_from(config).map_err(|e| e.to_string())
 }
 
 /// The pod as the server has it: its uid, labels and annotations.

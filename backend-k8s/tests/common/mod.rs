@@ -1,11 +1,26 @@
-//! What the k8s tests share: a namespace of their own, ready for pods.
+//! What the k8s tests share: a client of the test cluster, and a namespace of their own,
+//! ready for pods.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{ObjectMeta, PostParams};
-use kube::{Api, Client};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+/// A client of the cluster of kubeconfig `path`, in `context` (else its current one).
+pub(crate) async fn client(path: &str, context: Option<String>) -> Result<Client, String> {
+    let kc = Kubeconfig::read_from(path).map_err(|e| format!("{path}: {e}"))?;
+    let options = KubeConfigOptions {
+        context,
+        ..Default::default()
+    };
+    let config = Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|e| e.to_string())?;
+    Client::try_from(config).map_err(|e| e.to_string())
+}
 
 /// Creates namespace `name` with `labels` and waits (10 s at most) for its default service
 /// account, which a controller creates and pods need.
