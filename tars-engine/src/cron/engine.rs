@@ -817,8 +817,10 @@ mod tests {
         CronJob::new(name, CronJobSpec::new(Some("0 0 0 1 1 *"), spec))
     }
 
-    #[tokio::test]
-    async fn a_run_prepared_ahead_whose_job_is_deleted_before_its_slot_is_not_started() {
+    /// An engine with a yearly job of each name, reconciled, and the runs of their common
+    /// next slot (next 1 January) prepared by hand: the scheduler itself prepares them only a
+    /// lead before it.
+    async fn prepared(names: &[String]) -> (CronEngine, Arc<Recording>, Held) {
         let driver = Arc::new(Recording::default());
         let engine = CronEngine::start(
             driver.clone(),
@@ -826,23 +828,34 @@ mod tests {
             Box::new(|_| true),
         )
         .expect("engine");
-        engine.put(yearly("kept")).expect("put");
-        engine.put(yearly("deleted")).expect("put");
-        let inner = engine.inner.clone();
-        reconciled(&inner).await;
-        // Both jobs' next slot (next 1 January), prepared by hand: the scheduler itself
-        // prepares it only a lead before it.
-        let slot = inner.lock().next_due().expect("a slot");
-        let held = inner.prepare(slot);
-        assert_eq!(held.chunks.iter().flatten().count(), 2);
-        engine.remove("deleted").await.expect("remove");
-        inner.release(held);
-        inner.starts_done().await;
-        let started = driver
+        for name in names {
+            engine.put(yearly(name)).expect("put");
+        }
+        reconciled(&engine.inner).await;
+        let slot = engine.inner.lock().next_due().expect("a slot");
+        let held = engine.inner.prepare(slot);
+        assert_eq!(held.chunks.iter().flatten().count(), names.len());
+        (engine, driver, held)
+    }
+
+    /// Releases `held` and returns the groups started, sorted.
+    async fn release(engine: &CronEngine, driver: &Recording, held: Held) -> Vec<String> {
+        engine.inner.release(held);
+        engine.inner.starts_done().await;
+        let mut started = driver
             .started
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        started.sort();
+        started
+    }
+
+    #[tokio::test]
+    async fn a_run_prepared_ahead_whose_job_is_deleted_before_its_slot_is_not_started() {
+        let (engine, driver, held) = prepared(&["kept".into(), "deleted".into()]).await;
+        engine.remove("deleted").await.expect("remove");
+        let started = release(&engine, &driver, held).await;
         assert_eq!(started.len(), 1, "{started:?}");
         assert!(started[0].starts_with("kept-"), "{started:?}");
         engine.shutdown().await;
@@ -850,28 +863,9 @@ mod tests {
 
     #[tokio::test]
     async fn runs_prepared_ahead_are_all_started_when_none_ended() {
-        let driver = Arc::new(Recording::default());
-        let engine = CronEngine::start(
-            driver.clone(),
-            Arc::new(MemoryStore::new()),
-            Box::new(|_| true),
-        )
-        .expect("engine");
-        for i in 0..200 {
-            engine.put(yearly(&format!("job{i}"))).expect("put");
-        }
-        let inner = engine.inner.clone();
-        reconciled(&inner).await;
-        let slot = inner.lock().next_due().expect("a slot");
-        let held = inner.prepare(slot);
-        inner.release(held);
-        inner.starts_done().await;
-        let mut started = driver
-            .started
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        started.sort();
+        let names: Vec<String> = (0..200).map(|i| format!("job{i}")).collect();
+        let (engine, driver, held) = prepared(&names).await;
+        let mut started = release(&engine, &driver, held).await;
         started.dedup();
         assert_eq!(started.len(), 200);
         engine.shutdown().await;
