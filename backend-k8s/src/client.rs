@@ -60,7 +60,16 @@ pub(crate) async fn connect(config: &K8sConfig) -> Result<(Client, String)> {
         .namespace
         .clone()
         .unwrap_or_else(|| kube_config.default_namespace.clone());
-    let client = Client::try_from(kube_config).map_err(|e| Error::backend(BACKEND, e))?;
+    // Every request the client sends is counted (`tars_engine::metrics::BACKEND_REQUESTS_TOTAL`);
+    // a watch counts once per opening.
+    let count = tower::util::MapRequestLayer::new(|req: http::Request<kube::client::Body>| {
+        tars_engine::metrics::count_request(BACKEND, req.method().as_str());
+        req
+    });
+    let client = kube::client::ClientBuilder::try_from(kube_config)
+        .map_err(|e| Error::backend(BACKEND, e))?
+        .with_layer(&count)
+        .build();
     Ok((client, namespace))
 }
 

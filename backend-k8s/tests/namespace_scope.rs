@@ -14,7 +14,6 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
 use kube::{Api, Client};
-use libtest_mimic::{Arguments, Failed, Trial};
 use tars_api::api::{ApplyOptions, DeleteOptions};
 use tars_api::conditions::is_deployment_complete;
 use tars_api::deployment::{DeploymentSpec, Strategy};
@@ -27,9 +26,6 @@ use tars_backend_k8s::{K8sBackend, K8sConfig};
 
 mod common;
 use common::{client, create_namespace};
-
-const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
-const CONTEXT_ENV: &str = "TARS_K8S_CONTEXT";
 
 type Res<T> = Result<T, String>;
 
@@ -231,17 +227,5 @@ fn run(path: &str, context: Option<String>) -> Res<()> {
 }
 
 fn main() {
-    let args = Arguments::from_args();
-    let name = "every_object_tars_makes_is_in_its_namespace";
-    let trial = match std::env::var(KUBECONFIG_ENV) {
-        Ok(path) => {
-            let context = std::env::var(CONTEXT_ENV).ok();
-            Trial::test(name, move || run(&path, context).map_err(Failed::from))
-        }
-        Err(_) => {
-            eprintln!("{KUBECONFIG_ENV} is not set (scripts/test starts a cluster): not run");
-            Trial::test(name, || Ok(())).with_ignored_flag(true)
-        }
-    };
-    libtest_mimic::run(&args, vec![trial]).exit()
+    common::run_on_cluster("every_object_tars_makes_is_in_its_namespace", run)
 }

@@ -11,16 +11,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Api;
 use kube::api::DeleteParams;
-use libtest_mimic::{Arguments, Failed, Trial};
 use tars_api::api::{ApplyOptions, Change, DeleteOptions};
 use tars_api::{Backend, Container, ContainerGroup, ContainerGroupSpec};
 use tars_backend_k8s::{K8sBackend, K8sConfig};
 
 mod common;
 use common::{client, create_namespace};
-
-const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
-const CONTEXT_ENV: &str = "TARS_K8S_CONTEXT";
 
 type Res<T> = Result<T, String>;
 
@@ -145,17 +141,8 @@ fn run(path: &str, context: Option<String>) -> Res<()> {
 }
 
 fn main() {
-    let args = Arguments::from_args();
-    let name = "a_group_relabelled_keeps_its_pod_and_loses_dropped_keys";
-    let trial = match std::env::var(KUBECONFIG_ENV) {
-        Ok(path) => {
-            let context = std::env::var(CONTEXT_ENV).ok();
-            Trial::test(name, move || run(&path, context).map_err(Failed::from))
-        }
-        Err(_) => {
-            eprintln!("{KUBECONFIG_ENV} is not set (scripts/test starts a cluster): not run");
-            Trial::test(name, || Ok(())).with_ignored_flag(true)
-        }
-    };
-    libtest_mimic::run(&args, vec![trial]).exit()
+    common::run_on_cluster(
+        "a_group_relabelled_keeps_its_pod_and_loses_dropped_keys",
+        run,
+    )
 }

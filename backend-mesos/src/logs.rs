@@ -31,6 +31,7 @@ struct Chunk {
 pub(crate) async fn read_all(http: &reqwest::Client, base: &str, path: &str) -> Result<String> {
     let mut out = String::new();
     loop {
+        tars_engine::metrics::count_request(crate::BACKEND, "GET");
         let response = http
             .get(format!("{base}/files/read"))
             .query(&[

@@ -48,6 +48,7 @@ impl OperatorClient {
 
     /// Sends a call without arguments and decodes the response.
     pub async fn call(&self, kind: CallType) -> Result<Response, Error> {
+        tars_engine::metrics::count_request(crate::BACKEND, "POST");
         let response = self
             .http
             .post(self.endpoint.clone())

@@ -124,6 +124,7 @@ impl SchedulerClient {
     /// framework) and returns the open event stream. The first event is `SUBSCRIBED` or `ERROR`.
     pub async fn subscribe(&self, framework_info: FrameworkInfo) -> Result<Subscription, Error> {
         let call = Call::subscribe(framework_info);
+        tars_engine::metrics::count_request(crate::BACKEND, "POST");
         let response = self
             .http
             .post(self.endpoint.clone())
@@ -266,6 +267,7 @@ impl Caller {
     /// Succeeds when Mesos accepts it (`202 Accepted`, or `200 OK`); that it then acts on it is
     /// seen in events.
     pub async fn call(&self, call: &Call) -> Result<(), Error> {
+        tars_engine::metrics::count_request(crate::BACKEND, "POST");
         let response = self
             .http
             .post(self.endpoint.clone())

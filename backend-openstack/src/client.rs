@@ -162,6 +162,13 @@ fn auth_error(e: &osauth::Error) -> Error {
 }
 
 impl Client {
+    /// The session, with the request about to be sent on it counted
+    /// (`tars_engine::metrics::BACKEND_REQUESTS_TOTAL`).
+    fn counted(&self, method: &str) -> &osauth::Session {
+        tars_engine::metrics::count_request(crate::BACKEND, method);
+        &self.session
+    }
+
     /// Authenticates against Keystone with `config` and finds the endpoints in the catalog.
     pub(crate) async fn connect(config: &OpenStackConfig) -> Result<Client> {
         config.check()?;
@@ -238,7 +245,7 @@ impl Client {
             id: String,
         }
         let created: Created = self
-            .session
+            .counted("POST")
             .post(COMPUTE, &["servers"])
             .api_version(microversion())
             .json(request)
@@ -255,7 +262,7 @@ impl Client {
             server: Server,
         }
         match self
-            .session
+            .counted("GET")
             .get(COMPUTE, &["servers", id])
             .api_version(microversion())
             .fetch::<One>()
@@ -293,7 +300,7 @@ impl Client {
                 q.push(("marker", last.id.clone()));
             }
             let page: Page = self
-                .session
+                .counted("GET")
                 .get(COMPUTE, &["servers", "detail"])
                 .api_version(microversion())
                 .query(&q)
@@ -311,7 +318,7 @@ impl Client {
     /// Deletes server `id` (gone already is fine) and waits until Nova answers 404.
     pub(crate) async fn delete_server(&self, id: &str, timeout: Duration) -> Result<()> {
         match self
-            .session
+            .counted("DELETE")
             .delete(COMPUTE, &["servers", id])
             .api_version(microversion())
             .send()
@@ -391,7 +398,7 @@ impl Client {
         loop {
             let offset = out.len().to_string();
             let page: Groups = self
-                .session
+                .counted("GET")
                 .get(COMPUTE, &["os-server-groups"])
                 .api_version(microversion())
                 .query(&[("limit", "1000"), ("offset", offset.as_str())])
@@ -413,7 +420,7 @@ impl Client {
             server_group: ServerGroup,
         }
         let created: Created = self
-            .session
+            .counted("POST")
             .post(COMPUTE, &["os-server-groups"])
             .api_version(microversion())
             .json(&server_group_create(name))
@@ -426,7 +433,7 @@ impl Client {
     /// Deletes server group `id` (gone already is fine).
     pub(crate) async fn delete_server_group(&self, id: &str) -> Result<()> {
         match self
-            .session
+            .counted("DELETE")
             .delete(COMPUTE, &["os-server-groups", id])
             .api_version(microversion())
             .send()
@@ -445,7 +452,7 @@ impl Client {
             flavors: Vec<Flavor>,
         }
         let f: Flavors = self
-            .session
+            .counted("GET")
             .get(COMPUTE, &["flavors", "detail"])
             .api_version(microversion())
             .fetch()
@@ -466,7 +473,7 @@ impl Client {
             status: String,
         }
         let images: Images = self
-            .session
+            .counted("GET")
             .get(IMAGE, &["images"])
             .query(&find_query(name))
             .fetch()
@@ -488,14 +495,14 @@ impl Client {
         }
         let body = image_create(reference, path)?;
         let created: Created = self
-            .session
+            .counted("POST")
             .post(IMAGE, &["images"])
             .json(&body)
             .fetch()
             .await
             .map_err(|e| map_error(&e, None))?;
         let upload = self
-            .session
+            .counted("PUT")
             .put(IMAGE, &["images", &created.id, "file"])
             .header("Content-Type", "application/octet-stream")
             .body(PLACEHOLDER_DATA.to_vec())
@@ -503,7 +510,7 @@ impl Client {
             .await;
         if let Err(e) = upload {
             let _ = self
-                .session
+                .counted("DELETE")
                 .delete(IMAGE, &["images", &created.id])
                 .send()
                 .await;

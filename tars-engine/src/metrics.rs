@@ -16,6 +16,7 @@
 //! | [`CRON_MISSED_SLOTS_TOTAL`] | counter | `reason` (`starting_deadline`, `caught_up`, `concurrency`) | cron engine |
 //! | [`OBJECTS`] | gauge | `backend`, `kind` (`Deployment`, `CronJob`, `ContainerGroup`) | engines, backend |
 //! | [`EVENTS_DELIVERED_TOTAL`], [`EVENTS_FAILED_TOTAL`], [`EVENTS_DROPPED_TOTAL`] | counter | `event` | [`crate::webhook::Webhook`] |
+//! | [`BACKEND_REQUESTS_TOTAL`] | counter | `backend`, `method` (`GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `other`) | backends' HTTP clients ([`count_request`]) |
 //!
 //! Labels are names of things (a backend, a kind, a verb, a deployment, an outcome), never
 //! values from a spec: no environment value or secret can reach a metric. Cron metrics carry
@@ -52,6 +53,11 @@ pub const EVENTS_FAILED_TOTAL: &str = "tars_events_failed_total";
 /// Events dropped because a webhook's queue was full, by `event`.
 pub const EVENTS_DROPPED_TOTAL: &str = "tars_events_dropped_total";
 
+/// HTTP requests a backend sent to its engine (the Kubernetes apiserver, the Mesos master and
+/// agents, Chronos, OpenStack's services), by `backend` and `method`. A watch or an event
+/// stream counts once, when it is opened.
+pub const BACKEND_REQUESTS_TOTAL: &str = "tars_backend_requests_total";
+
 /// Every metric name above, for exporters' bucket settings and for checking dashboards.
 pub const ALL: &[&str] = &[
     OPERATIONS_TOTAL,
@@ -68,6 +74,7 @@ pub const ALL: &[&str] = &[
     EVENTS_DELIVERED_TOTAL,
     EVENTS_FAILED_TOTAL,
     EVENTS_DROPPED_TOTAL,
+    BACKEND_REQUESTS_TOTAL,
 ];
 
 /// The histograms among [`ALL`] (their values are seconds).
@@ -91,6 +98,21 @@ pub(crate) fn seconds_between(earlier: jiff::Timestamp, later: jiff::Timestamp) 
 /// Sets the [`OBJECTS`] gauge of `kind` on `backend`.
 pub fn set_objects(backend: &str, kind: &'static str, count: usize) {
     metrics::gauge!(OBJECTS, "backend" => backend.to_owned(), "kind" => kind).set(count as f64);
+}
+
+/// Counts one HTTP request of `backend` to its engine in [`BACKEND_REQUESTS_TOTAL`]; the
+/// method's label is one of a fixed few (no allocation).
+pub fn count_request(backend: &'static str, method: &str) {
+    let method = match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        _ => "other",
+    };
+    metrics::counter!(BACKEND_REQUESTS_TOTAL, "backend" => backend, "method" => method)
+        .increment(1);
 }
 
 /// Rewrites metrics in the Prometheus text format (as `metrics-exporter-prometheus` renders
@@ -232,5 +254,46 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ALL.len());
         assert!(ALL.iter().all(|n| n.starts_with("tars_")));
+    }
+
+    #[test]
+    fn a_request_is_counted_by_backend_and_method_and_odd_methods_share_one_label() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            count_request("k8s", "GET");
+            count_request("k8s", "GET");
+            count_request("mesos", "POST");
+            count_request("openstack", "OPTIONS");
+            count_request("openstack", "TRACE");
+        });
+        let mut counts: Vec<(String, u64)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let (kind, key) = key.into_parts();
+                assert_eq!(kind, metrics_util::MetricKind::Counter);
+                assert_eq!(key.name(), BACKEND_REQUESTS_TOTAL);
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                let DebugValue::Counter(n) = value else {
+                    panic!("{value:?} is not a counter")
+                };
+                (labels.join(","), n)
+            })
+            .collect();
+        counts.sort();
+        assert_eq!(
+            counts,
+            vec![
+                ("backend=k8s,method=GET".to_owned(), 2),
+                ("backend=mesos,method=POST".to_owned(), 1),
+                ("backend=openstack,method=other".to_owned(), 2),
+            ]
+        );
     }
 }

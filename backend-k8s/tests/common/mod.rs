@@ -1,5 +1,5 @@
-//! What the k8s tests share: a client of the test cluster, and a namespace of their own,
-//! ready for pods.
+//! What the k8s tests share: a client of the test cluster, a namespace of their own, ready for
+//! pods, and (for the single-test binaries) the test that runs only when there is a cluster.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -49,4 +49,32 @@ pub(crate) async fn create_namespace(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
+}
+
+/// The variable naming the test cluster's kubeconfig (scripts/test starts a cluster).
+pub(crate) const KUBECONFIG_ENV: &str = "TARS_K8S_KUBECONFIG";
+/// The variable naming the kubeconfig's context to use (else its current one).
+pub(crate) const CONTEXT_ENV: &str = "TARS_K8S_CONTEXT";
+
+/// Runs test `name` of a single-test binary (`harness = false`): `run(kubeconfig, context)` when
+/// `TARS_K8S_KUBECONFIG` names a cluster, else the test is reported as ignored (not run), never
+/// as passed. Exits with the result.
+#[allow(dead_code)] // the conformance and fault binaries have harnesses of their own
+pub(crate) fn run_on_cluster(
+    name: &'static str,
+    run: fn(&str, Option<String>) -> Result<(), String>,
+) -> ! {
+    use libtest_mimic::{Arguments, Failed, Trial};
+    let args = Arguments::from_args();
+    let trial = match std::env::var(KUBECONFIG_ENV) {
+        Ok(path) => {
+            let context = std::env::var(CONTEXT_ENV).ok();
+            Trial::test(name, move || run(&path, context).map_err(Failed::from))
+        }
+        Err(_) => {
+            eprintln!("{KUBECONFIG_ENV} is not set (scripts/test starts a cluster): not run");
+            Trial::test(name, || Ok(())).with_ignored_flag(true)
+        }
+    };
+    libtest_mimic::run(&args, vec![trial]).exit()
 }

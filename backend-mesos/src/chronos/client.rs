@@ -82,6 +82,7 @@ impl ChronosClient {
         body: Option<&ChronosJob>,
     ) -> Result<bytes::Bytes, Failure> {
         let url = format!("{}{path}", self.base);
+        tars_engine::metrics::count_request(crate::BACKEND, method.as_str());
         let mut req = self.http.request(method.clone(), &url);
         if let Some(b) = body {
             req = req.json(b);

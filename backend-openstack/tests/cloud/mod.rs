@@ -22,6 +22,7 @@ pub(crate) fn clouds() -> Result<String, String> {
 
 /// A session of user `user` in project `project` (both in the default domain), with the
 /// password of `config` (cloud `tars` for the member, `tars-admin` for the admin).
+#[allow(dead_code)] // not every test binary that has this module uses it
 pub(crate) async fn probe_session(
     config: &OpenStackConfig,
     user: &str,
