@@ -272,10 +272,18 @@ where
         .map_err(|e| wire(e, kind, name))
 }
 
+/// How long [`wait_gone`] waits for the watch before it reads the object again.
+pub(crate) const GONE_BACKSTOP: std::time::Duration = std::time::Duration::from_secs(5);
+/// The shortest time between two reads of [`wait_gone`].
+pub(crate) const GONE_MIN_GAP: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Waits until no object named `name` exists (one being deleted is finished by Kubernetes),
-/// polling every 250 ms for at most `limit`.
-pub(crate) async fn wait_gone<K>(
+/// for at most `limit`: the object is read once, then again each time `mirror` (the kind's
+/// watch) reports it removed, or after [`GONE_BACKSTOP`] without a word from the watch (it
+/// may be reconnecting), and never twice within [`GONE_MIN_GAP`].
+pub(crate) async fn wait_gone<K, S: tars_api::object::Spec>(
     api: &Api<K>,
+    mirror: &crate::mirror::Mirror<S>,
     name: &str,
     kind: Kind,
     limit: std::time::Duration,
@@ -285,10 +293,13 @@ where
 {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
+        let read_at = tokio::time::Instant::now();
         match api.get_opt(name).await {
             Ok(None) => return Ok(()),
             Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                mirror.wait_absent(name, GONE_BACKSTOP.min(left)).await;
+                tokio::time::sleep_until(read_at + GONE_MIN_GAP).await;
             }
             Ok(Some(_)) => {
                 return Err(Error::Timeout {

@@ -247,6 +247,7 @@ impl ObjectApi<CronJobSpec> for K8sCronJobs {
                 // A delete of ours is being finished: the new job comes after it.
                 wait_gone(
                     &self.ctx.cron_api,
+                    &self.ctx.cron_jobs,
                     name,
                     KIND,
                     std::time::Duration::from_secs(120),

@@ -241,7 +241,14 @@ impl ObjectApi<DeploymentSpec> for K8sDeployments {
             Some(Holder::Terminating) | None => {
                 if self.ctx.deployments.holder(name) == Some(Holder::Terminating) {
                     // A delete of ours is being finished: the new deployment comes after it.
-                    wait_gone(&self.ctx.deployments_api, name, KIND, TERMINATING_LIMIT).await?;
+                    wait_gone(
+                        &self.ctx.deployments_api,
+                        &self.ctx.deployments,
+                        name,
+                        KIND,
+                        TERMINATING_LIMIT,
+                    )
+                    .await?;
                     self.ctx.deployments.deleted(name);
                 }
                 if let Some(created) = self.send(&desired, true, options.dry_run, None).await? {

@@ -97,7 +97,14 @@ impl K8sGroups {
             Err(e) => return Err(wire(e, KIND, name)),
         }
         self.ctx.groups.deleting(name);
-        wait_gone(&self.ctx.pods, name, KIND, grace + Duration::from_secs(60)).await?;
+        wait_gone(
+            &self.ctx.pods,
+            &self.ctx.groups,
+            name,
+            KIND,
+            grace + Duration::from_secs(60),
+        )
+        .await?;
         self.ctx.groups.deleted(name);
         Ok(())
     }
@@ -139,7 +146,14 @@ impl ObjectApi<ContainerGroupSpec> for K8sGroups {
             Some(Holder::Foreign) => return Err(Self::conflict(name)),
             Some(Holder::Terminating) => {
                 // A delete of ours is being finished: the new group comes after it.
-                wait_gone(&self.ctx.pods, name, KIND, TERMINATING_LIMIT).await?;
+                wait_gone(
+                    &self.ctx.pods,
+                    &self.ctx.groups,
+                    name,
+                    KIND,
+                    TERMINATING_LIMIT,
+                )
+                .await?;
                 self.ctx.groups.deleted(name);
             }
             _ => {}

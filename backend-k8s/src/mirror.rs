@@ -50,6 +50,9 @@ pub(crate) struct Mirror<S: Spec> {
     objects: Mutex<Objects<S>>,
     changes: broadcast::Sender<Change<S>>,
     synced: watch::Receiver<bool>,
+    /// Counts the removals the mirror saw (of any name), so that a wait for one name's removal
+    /// wakes when there may be one.
+    removals: watch::Sender<u64>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -74,6 +77,7 @@ impl<S: Spec> Mirror<S> {
             }),
             changes,
             synced,
+            removals: watch::channel(0).0,
             task: Mutex::new(None),
         });
         let weak = Arc::downgrade(&mirror);
@@ -146,6 +150,19 @@ impl<S: Spec> Mirror<S> {
             Some(Holder::Terminating)
         } else {
             None
+        }
+    }
+
+    /// Waits until nobody holds `name` as the watch sees it (its removal reported), or `max`
+    /// has passed.
+    pub(crate) async fn wait_absent(&self, name: &str, max: Duration) {
+        let mut removals = self.removals.subscribe();
+        let deadline = tokio::time::Instant::now() + max;
+        while self.holder(name).is_some() {
+            match tokio::time::timeout_at(deadline, removals.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return,
+            }
         }
     }
 
@@ -243,6 +260,8 @@ impl<S: Spec> Mirror<S> {
                 previous_labels: Some(labels),
             });
         }
+        drop(objects);
+        self.removals.send_modify(|n| *n += 1);
     }
 
     /// A new listing (the first, or after the watch's position expired): the differences
@@ -279,6 +298,8 @@ impl<S: Spec> Mirror<S> {
         objects.ours = ours;
         objects.foreign = foreign;
         objects.terminating = terminating;
+        drop(objects);
+        self.removals.send_modify(|n| *n += 1);
     }
 }
 
