@@ -230,13 +230,18 @@ impl ObjectApi<ContainerGroupSpec> for MesosGroups {
             self.wait_terminal(name, Duration::from_secs(120)).await?;
         }
         let Some(current) = self.fw.registry.get(name) else {
-            if let Some(why) = self.foreign_holder(name).await? {
+            // Two questions to the master, asked together: does a task of someone else go by
+            // this name, and can any agent ever run the group.
+            let (holder, unschedulable) = tokio::join!(
+                self.foreign_holder(name),
+                self.fw.unschedulable(&desired.spec)
+            );
+            if let Some(why) = holder? {
                 return Err(conflict(name, why));
             }
             desired.metadata.uid = Some(format!("{:016x}", fastrand::u64(..)));
             desired.metadata.generation = Some(1);
             desired.metadata.created_at = Some(jiff::Timestamp::now());
-            let unschedulable = self.fw.unschedulable(&desired.spec).await;
             let record = Record::pending(desired, unschedulable);
             if options.dry_run {
                 return Ok(ApplyOutcome {
