@@ -31,30 +31,38 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod, PodSpec, ServiceAccount};
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::{Value, json};
-use tars::api::{ApplyOptions, DeleteOptions};
+use tars::api::{ApplyOptions, DeleteOptions, WatchEvent};
 use tars::conditions::{is_deleted, is_group_running};
 use tars::deployment::Strategy;
-use tars::group::GroupTemplate;
+use tars::group::{GroupTemplate, RestartPolicy};
 use tars::k8s::{K8sBackend, K8sConfig};
 use tars::layer::{CallCounts, CountCalls, Layered, Operation, Validate};
 use tars::local::{LocalBackend, LocalConfig};
 use tars::mesos::{MesosBackend, MesosConfig};
+use tars::selector::LabelSelector;
 use tars::wait::wait_for;
 use tars::{
-    Backend, Container, ContainerGroup, ContainerGroupSpec, Deployment, DeploymentSpec, Object,
+    Backend, Container, ContainerGroup, ContainerGroupSpec, CronJob, CronJobSpec, Deployment,
+    DeploymentSpec, Object,
 };
+use tars_engine::metrics::BACKEND_REQUESTS_TOTAL;
 
+#[path = "bench/mesos.rs"]
+mod mesos;
 #[path = "bench/openstack.rs"]
 mod os;
 
@@ -117,7 +125,9 @@ fn parse_args() -> Res<Args> {
 struct Sizes {
     group_reps: usize,
     replicas: Vec<u32>,
+    deploy_reps: usize,
     pairs: usize,
+    quick: bool,
 }
 
 /// Min, median and max of a sample, in the sample's unit.
@@ -157,6 +167,17 @@ impl Spread {
     }
 }
 
+/// The `q` quantile of `v` (nearest rank; NaN when empty).
+fn percentile(v: &[f64], q: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * s.len() as f64).ceil() as usize;
+    s[rank.clamp(1, s.len()) - 1]
+}
+
 /// One measured operation of one backend: latencies in milliseconds, calls per repetition.
 struct Measured {
     backend: String,
@@ -165,15 +186,54 @@ struct Measured {
     calls: BTreeMap<String, f64>,
 }
 
+/// The HTTP requests each backend sent to its engine: a `metrics` recorder that keeps
+/// `tars_backend_requests_total` per `backend` label and drops every other metric.
+#[derive(Clone, Default)]
+struct RequestCounts(Arc<std::sync::Mutex<BTreeMap<String, Arc<AtomicU64>>>>);
+
+impl RequestCounts {
+    fn get(&self, backend: &str) -> u64 {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(backend).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+impl metrics::Recorder for RequestCounts {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        if key.name() != BACKEND_REQUESTS_TOTAL {
+            return Counter::noop();
+        }
+        let backend = key
+            .labels()
+            .find(|l| l.key() == "backend")
+            .map_or_else(String::new, |l| l.value().to_owned());
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Counter::from_arc(map.entry(backend).or_default().clone())
+    }
+
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::noop()
+    }
+}
+
 /// A backend as a user gets it: counted, then validated.
 struct Target {
     name: String,
     backend: Arc<dyn Backend>,
     calls: CallCounts,
+    requests: RequestCounts,
 }
 
 impl Target {
-    fn new(name: &str, raw: Arc<dyn Backend>) -> Target {
+    fn new(name: &str, raw: Arc<dyn Backend>, requests: &RequestCounts) -> Target {
         let counter = CountCalls::new();
         let calls = counter.counts();
         let counted: Arc<dyn Backend> = Arc::new(Layered::new(raw, counter));
@@ -181,6 +241,7 @@ impl Target {
             name: name.to_owned(),
             backend: Arc::new(Layered::new(counted, Validate)),
             calls,
+            requests: requests.clone(),
         }
     }
 
@@ -196,9 +257,14 @@ impl Target {
         .into_iter()
         .map(|op| (format!("{op:?}").to_lowercase(), self.calls.get(op)))
         .chain([("total".to_owned(), self.calls.total())])
+        // Every backend but the embedded one talks HTTP to its engine.
+        .chain((self.name != "local").then(|| (HTTP.to_owned(), self.requests.get(&self.name))))
         .collect()
     }
 }
+
+/// The key of HTTP requests to the engine among the call counts.
+const HTTP: &str = "http";
 
 /// Calls between two snapshots, per repetition.
 fn calls_between(
@@ -212,8 +278,21 @@ fn calls_between(
             let d = v - before.get(k).copied().unwrap_or(0);
             (k.clone(), d as f64 / reps as f64)
         })
-        .filter(|(k, v)| *v > 0.0 || k == "total")
+        .filter(|(k, v)| *v > 0.0 || k == "total" || k == HTTP)
         .collect()
+}
+
+/// The mean of per-repetition call counts.
+fn mean_calls(reps: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
+    let mut sum: BTreeMap<String, f64> = BTreeMap::new();
+    for r in reps {
+        for (k, v) in r {
+            *sum.entry(k.clone()).or_default() += v;
+        }
+    }
+    sum.values_mut()
+        .for_each(|v| *v /= reps.len().max(1) as f64);
+    sum
 }
 
 fn ms(d: Duration) -> f64 {
@@ -268,7 +347,7 @@ fn complete_at(generation: u64) -> impl Fn(Option<&Object<DeploymentSpec>>) -> b
 async fn group_lifecycle(t: &Target, reps: usize, out: &mut Vec<Measured>) -> Res<()> {
     let groups = t.backend.container_groups();
     let (mut up, mut down, mut total) = (vec![], vec![], vec![]);
-    let (mut up_calls, mut down_calls) = (BTreeMap::new(), BTreeMap::new());
+    let (mut up_calls, mut down_calls) = (vec![], vec![]);
     for i in 0..reps {
         let name = format!("bench-g-{i}");
         let group = ContainerGroup::new(&name, spec("v1"));
@@ -285,9 +364,10 @@ async fn group_lifecycle(t: &Target, reps: usize, out: &mut Vec<Measured>) -> Re
         up.push(ms(t1 - t0));
         down.push(ms(t2 - t1));
         total.push(ms(t2 - t0));
-        up_calls = calls_between(&c0, &c1, 1);
-        down_calls = calls_between(&c1, &c2, 1);
+        up_calls.push(calls_between(&c0, &c1, 1));
+        down_calls.push(calls_between(&c1, &c2, 1));
     }
+    let (up_calls, down_calls) = (mean_calls(&up_calls), mean_calls(&down_calls));
     let name = &t.name;
     out.push(Measured {
         backend: name.clone(),
@@ -310,39 +390,190 @@ async fn group_lifecycle(t: &Target, reps: usize, out: &mut Vec<Measured>) -> Re
     Ok(())
 }
 
-/// Deployment apply → available, then a full rolling update, then delete (not timed).
-async fn deployment_rollout(t: &Target, replicas: u32, out: &mut Vec<Measured>) -> Res<()> {
+/// Deployment apply → available, then a full rolling update, then delete (not timed); `reps`
+/// times, each with a deployment of its own.
+async fn deployment_rollout(
+    t: &Target,
+    replicas: u32,
+    reps: usize,
+    out: &mut Vec<Measured>,
+) -> Res<()> {
     let deployments = t.backend.deployments();
-    let name = format!("bench-d{replicas}");
-    let c0 = t.snapshot();
-    let t0 = Instant::now();
-    let applied = deployments
-        .apply(&deployment(&name, replicas, "v1"), ApplyOptions::default())
-        .await?;
-    let generation = applied.object.metadata.generation.unwrap_or(1);
-    wait_for(deployments, &name, complete_at(generation), LIMIT, |_| {}).await?;
-    let t1 = Instant::now();
-    let c1 = t.snapshot();
-    let updated = deployments
-        .apply(&deployment(&name, replicas, "v2"), ApplyOptions::default())
-        .await?;
-    let generation = updated.object.metadata.generation.unwrap_or(generation + 1);
-    wait_for(deployments, &name, complete_at(generation), LIMIT, |_| {}).await?;
-    let t2 = Instant::now();
-    let c2 = t.snapshot();
-    deployments.delete(&name, DeleteOptions::default()).await?;
-    wait_for(deployments, &name, is_deleted(), LIMIT, |_| {}).await?;
+    let (mut up, mut update) = (vec![], vec![]);
+    let (mut up_calls, mut update_calls) = (vec![], vec![]);
+    for i in 0..reps {
+        let name = format!("bench-d{replicas}-{i}");
+        let c0 = t.snapshot();
+        let t0 = Instant::now();
+        let applied = deployments
+            .apply(&deployment(&name, replicas, "v1"), ApplyOptions::default())
+            .await?;
+        let generation = applied.object.metadata.generation.unwrap_or(1);
+        wait_for(deployments, &name, complete_at(generation), LIMIT, |_| {}).await?;
+        let t1 = Instant::now();
+        let c1 = t.snapshot();
+        let updated = deployments
+            .apply(&deployment(&name, replicas, "v2"), ApplyOptions::default())
+            .await?;
+        let generation = updated.object.metadata.generation.unwrap_or(generation + 1);
+        wait_for(deployments, &name, complete_at(generation), LIMIT, |_| {}).await?;
+        let t2 = Instant::now();
+        let c2 = t.snapshot();
+        deployments.delete(&name, DeleteOptions::default()).await?;
+        wait_for(deployments, &name, is_deleted(), LIMIT, |_| {}).await?;
+        up.push(ms(t1 - t0));
+        update.push(ms(t2 - t1));
+        up_calls.push(calls_between(&c0, &c1, 1));
+        update_calls.push(calls_between(&c1, &c2, 1));
+    }
+    let (up_calls, update_calls) = (mean_calls(&up_calls), mean_calls(&update_calls));
     out.push(Measured {
         backend: t.name.clone(),
         operation: format!("deployment ×{replicas} apply → available"),
-        ms: vec![ms(t1 - t0)],
-        calls: calls_between(&c0, &c1, 1),
+        ms: up,
+        calls: up_calls,
     });
     out.push(Measured {
         backend: t.name.clone(),
         operation: format!("deployment ×{replicas} rolling update"),
-        ms: vec![ms(t2 - t1)],
-        calls: calls_between(&c1, &c2, 1),
+        ms: update,
+        calls: update_calls,
+    });
+    Ok(())
+}
+
+/// How a backend's cron jobs are measured: `jobs` jobs on `schedule`, until each has `runs`
+/// runs started.
+struct CronLoad {
+    jobs: usize,
+    schedule: &'static str,
+    runs: usize,
+}
+
+impl CronLoad {
+    /// Seconds in schedules where the backend has them (tars' cron engine on local and
+    /// Mesos); one slot a minute on Kubernetes (its CronJob has minutes only) and on OpenStack
+    /// (a run is a Nova server: backend-openstack refuses schedules off the minute).
+    fn of(backend: &str, quick: bool) -> CronLoad {
+        let (jobs, schedule, runs): (usize, &str, usize) = match backend {
+            "k8s" => (5, "* * * * *", 2),
+            "openstack" => (3, "* * * * *", 2),
+            _ => (5, "*/2 * * * * *", 6),
+        };
+        let runs = if quick { runs.div_ceil(2) } else { runs };
+        CronLoad {
+            jobs,
+            schedule,
+            runs,
+        }
+    }
+}
+
+/// CronJob slot → run start: `load.jobs` jobs fire until each has started `load.runs` runs.
+///
+/// A run's start is when its group was created, as the backend stamps the group (tars at the
+/// driver's start call on local and Mesos, to the microsecond; Nova's `created`, to the second,
+/// on OpenStack), seen through a watch of the groups; on Kubernetes, where a run is a Job, the
+/// Job's start as `runs()` reports it (to the second). Not `runs()`' `started_at` on tars' cron
+/// engine: a run prepared ahead of its slot is recorded as started at the slot.
+async fn cron_lateness(t: &Target, load: &CronLoad, out: &mut Vec<Measured>) -> Res<()> {
+    let api = t.backend.cron_jobs();
+    let names: Vec<String> = (0..load.jobs).map(|i| format!("bench-cron-{i}")).collect();
+    let container = Container::new("main", "busybox", &["true"]);
+    let mut job_spec = CronJobSpec::new(
+        Some(load.schedule),
+        ContainerGroupSpec::new(vec![container]),
+    );
+    job_spec.template.spec.termination_grace_period = Duration::from_secs(1);
+    job_spec.template.spec.restart_policy = RestartPolicy::Never;
+    job_spec.successful_history_limit = 100;
+    job_spec.failed_history_limit = 100;
+    let by_job = t.name == "k8s";
+    let created: Arc<std::sync::Mutex<BTreeMap<String, jiff::Timestamp>>> = Arc::default();
+    let watcher = if by_job {
+        None
+    } else {
+        let mut stream = t
+            .backend
+            .container_groups()
+            .watch(&LabelSelector::everything())
+            .await?;
+        let seen = created.clone();
+        Some(tokio::spawn(async move {
+            while let Some(Ok(event)) = stream.next().await {
+                if let WatchEvent::Existing(o) | WatchEvent::Added(o) | WatchEvent::Modified(o) =
+                    event
+                    && let Some(at) = o.metadata.created_at
+                {
+                    let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+                    seen.entry(o.metadata.name).or_insert(at);
+                }
+            }
+        }))
+    };
+    for name in &names {
+        api.apply(
+            &CronJob::new(name, job_spec.clone()),
+            ApplyOptions::default(),
+        )
+        .await?;
+    }
+    // A minute per slot where schedules have minutes only (and Kubernetes' controller looks
+    // every 10 s).
+    let by_minute = load.schedule.split_whitespace().count() == 5;
+    let limit = Duration::from_secs(if by_minute { 200 } else { 90 });
+    let deadline = Instant::now() + limit;
+    let mut late = vec![];
+    let result: Res<()> = async {
+        loop {
+            late.clear();
+            let mut enough = true;
+            for name in &names {
+                let runs = api.runs(name).await?;
+                let mut started = vec![];
+                for r in runs.iter().filter(|r| !r.manual) {
+                    let start = if by_job {
+                        r.started_at
+                    } else {
+                        let seen = created.lock().unwrap_or_else(PoisonError::into_inner);
+                        seen.get(&r.group).copied()
+                    };
+                    if let Some(s) = start {
+                        started.push((s - r.slot).total(jiff::Unit::Millisecond)?);
+                    }
+                }
+                enough &= started.len() >= load.runs;
+                late.extend(started.into_iter().take(load.runs));
+            }
+            if enough {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "cron jobs on {} did not start {} runs each in {limit:?}",
+                    t.name, load.runs
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    .await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    for name in &names {
+        let _ = api.delete(name, DeleteOptions::default()).await;
+    }
+    for name in &names {
+        let _ = wait_for(api, name, is_deleted(), LIMIT, |_| {}).await;
+    }
+    result?;
+    out.push(Measured {
+        backend: t.name.clone(),
+        operation: format!("cron slot → run start ({})", load.schedule),
+        ms: late,
+        calls: BTreeMap::new(),
     });
     Ok(())
 }
@@ -351,10 +582,15 @@ async fn scenarios(t: &Target, sizes: &Sizes, out: &mut Vec<Measured>) -> Res<()
     eprintln!("[{}] group lifecycle ×{}", t.name, sizes.group_reps);
     group_lifecycle(t, sizes.group_reps, out).await?;
     for &r in &sizes.replicas {
-        eprintln!("[{}] deployment ×{r}", t.name);
-        deployment_rollout(t, r, out).await?;
+        eprintln!("[{}] deployment ×{r}, {} times", t.name, sizes.deploy_reps);
+        deployment_rollout(t, r, sizes.deploy_reps, out).await?;
     }
-    Ok(())
+    let load = CronLoad::of(&t.name, sizes.quick);
+    eprintln!(
+        "[{}] cron: {} jobs on {:?}, {} runs each",
+        t.name, load.jobs, load.schedule, load.runs
+    );
+    cron_lateness(t, &load, out).await
 }
 
 /// The k8s side: a client, a fresh namespace, and the configuration for tars.
@@ -475,13 +711,19 @@ enum Side {
     OsTars,
     /// The `openstack` crate.
     OsRaw,
+    /// backend-mesos.
+    MesosTars,
+    /// A raw framework: bare v1 scheduler calls.
+    MesosRaw,
 }
 
 /// Every side, in the order of the tables.
-const SIDES: [Side; 5] = [
+const SIDES: [Side; 7] = [
     Side::Tars,
     Side::TarsSkip,
     Side::Raw,
+    Side::MesosTars,
+    Side::MesosRaw,
     Side::OsTars,
     Side::OsRaw,
 ];
@@ -494,6 +736,8 @@ impl Side {
             Side::Raw => "raw kube-rs SSA",
             Side::OsTars => "tars (openstack)",
             Side::OsRaw => "raw openstack crate",
+            Side::MesosTars => "tars (mesos)",
+            Side::MesosRaw => "raw v1 scheduler calls",
         }
     }
     fn key(self) -> &'static str {
@@ -503,10 +747,12 @@ impl Side {
             Side::Raw => "raw",
             Side::OsTars => "openstack_tars",
             Side::OsRaw => "openstack_raw",
+            Side::MesosTars => "mesos_tars",
+            Side::MesosRaw => "mesos_raw",
         }
     }
     fn is_raw(self) -> bool {
-        matches!(self, Side::Raw | Side::OsRaw)
+        matches!(self, Side::Raw | Side::OsRaw | Side::MesosRaw)
     }
 }
 
@@ -667,7 +913,7 @@ fn fmt_calls(c: &BTreeMap<String, f64>) -> String {
     let total = c.get("total").copied().unwrap_or(0.0);
     let parts: Vec<String> = c
         .iter()
-        .filter(|(k, _)| *k != "total")
+        .filter(|(k, _)| *k != "total" && *k != HTTP)
         .map(|(k, v)| format!("{k} {}", fmt(*v)))
         .collect();
     if parts.is_empty() {
@@ -677,10 +923,18 @@ fn fmt_calls(c: &BTreeMap<String, f64>) -> String {
     }
 }
 
+/// HTTP requests to the engine per operation, or "–" (the embedded backend; no count).
+fn fmt_http(c: &BTreeMap<String, f64>) -> String {
+    c.get(HTTP)
+        .map_or_else(|| "–".to_owned(), |v| format!("{v:.1}"))
+}
+
 fn print_tables(measured: &[Measured], over: &Overhead) {
     println!("\n## Operations (per backend)\n");
-    println!("| operation | backend | n | min | median | max | calls to the backend |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| operation | backend | n | min | median | max | calls to the backend | HTTP requests to the engine |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut ops: Vec<&str> = vec![];
     for m in measured {
         if !ops.contains(&m.operation.as_str()) {
@@ -691,14 +945,43 @@ fn print_tables(measured: &[Measured], over: &Overhead) {
         for m in measured.iter().filter(|m| m.operation == op) {
             let s = Spread::of(&m.ms);
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 m.operation,
                 m.backend,
                 m.ms.len(),
                 fmt_ms(s.min),
                 fmt_ms(s.median),
                 fmt_ms(s.max),
-                fmt_calls(&m.calls)
+                fmt_calls(&m.calls),
+                fmt_http(&m.calls)
+            );
+        }
+    }
+    let cron: Vec<&Measured> = measured
+        .iter()
+        .filter(|m| m.operation.starts_with("cron slot"))
+        .collect();
+    if !cron.is_empty() {
+        println!("\n## CronJob slot → run start (lateness)\n");
+        println!("| backend | schedule | runs | p50 | p99 | max | start read from |");
+        println!("|---|---|---|---|---|---|---|");
+        for m in cron {
+            let schedule = m
+                .operation
+                .split_once('(')
+                .map_or("", |(_, r)| r.trim_end_matches(')'));
+            let source = match m.backend.as_str() {
+                "k8s" => "the Job's start (to the second)",
+                "openstack" => "Nova's `created` (to the second: 0 is under 1 s)",
+                _ => "the group's creation by tars (to the µs)",
+            };
+            println!(
+                "| {} | `{schedule}` | {} | {} | {} | {} | {source} |",
+                m.backend,
+                m.ms.len(),
+                fmt_ms(percentile(&m.ms, 0.50)),
+                fmt_ms(percentile(&m.ms, 0.99)),
+                fmt_ms(Spread::of(&m.ms).max)
             );
         }
     }
@@ -778,7 +1061,7 @@ fn to_json(measured: &[Measured], over: &Overhead, sizes: &Sizes, backends: &[St
         .collect();
     json!({
         "backends": backends,
-        "sizes": {"group_reps": sizes.group_reps, "replicas": sizes.replicas, "pairs": sizes.pairs},
+        "sizes": {"group_reps": sizes.group_reps, "replicas": sizes.replicas, "deploy_reps": sizes.deploy_reps, "pairs": sizes.pairs},
         "operations": ops,
         "overhead": overhead,
     })
@@ -922,30 +1205,33 @@ fn charts(dir: &std::path::Path, measured: &[Measured], over: &Overhead) -> Res<
     )?;
     written.push(path);
 
-    // (b) calls per operation.
+    // (b) HTTP requests to the engine per operation (the engines that speak HTTP).
     let panels: Vec<(String, Vec<Bar>)> = ops
         .iter()
         .map(|op| {
-            let bars = measured
+            let bars: Vec<Bar> = measured
                 .iter()
                 .filter(|m| m.operation == *op)
-                .map(|m| {
-                    let c = m.calls.get("total").copied().unwrap_or(0.0);
-                    (m.backend.clone(), c, c, c)
+                .filter_map(|m| {
+                    let c = *m.calls.get(HTTP)?;
+                    Some((m.backend.clone(), c, c, c))
                 })
                 .collect();
             ((*op).to_owned(), bars)
         })
+        .filter(|(_, bars)| !bars.is_empty())
         .collect();
-    let path = dir.join("calls.svg");
-    bar_panels(
-        &path,
-        "Calls that reached the backend per operation (CountCalls)",
-        "calls",
-        &panels,
-        None,
-    )?;
-    written.push(path);
+    if !panels.is_empty() {
+        let path = dir.join("calls.svg");
+        bar_panels(
+            &path,
+            "HTTP requests to the engine per operation (tars_backend_requests_total, mean of the repetitions)",
+            "requests",
+            &panels,
+            None,
+        )?;
+        written.push(path);
+    }
 
     if over.is_empty() {
         return Ok(written);
@@ -1069,15 +1355,22 @@ async fn main() -> Res<()> {
         Sizes {
             group_reps: 3,
             replicas: vec![3],
+            deploy_reps: 1,
             pairs: 5,
+            quick: true,
         }
     } else {
         Sizes {
             group_reps: 5,
             replicas: vec![3, 30],
+            deploy_reps: 3,
             pairs: 20,
+            quick: false,
         }
     };
+    let requests = RequestCounts::default();
+    metrics::set_global_recorder(requests.clone())
+        .map_err(|_| "a metrics recorder is installed already")?;
     let started = Instant::now();
     let mut measured = vec![];
     let mut over = vec![];
@@ -1087,7 +1380,7 @@ async fn main() -> Res<()> {
         let dir = tempfile::tempdir()?;
         let raw: Arc<dyn Backend> =
             Arc::new(LocalBackend::open(LocalConfig::new(dir.path())).await?);
-        let t = Target::new("local", raw);
+        let t = Target::new("local", raw, &requests);
         let result = scenarios(&t, &sizes, &mut measured).await;
         let _ = t.backend.shutdown().await;
         result?;
@@ -1103,7 +1396,7 @@ async fn main() -> Res<()> {
                 let result = async {
                     let raw: Arc<dyn Backend> =
                         Arc::new(K8sBackend::connect(cluster.config.clone()).await?);
-                    let t = Target::new("k8s", raw);
+                    let t = Target::new("k8s", raw, &requests);
                     let r = scenarios(&t, &sizes, &mut measured).await;
                     let _ = t.backend.shutdown().await;
                     r?;
@@ -1125,17 +1418,23 @@ async fn main() -> Res<()> {
                 let dir = tempfile::tempdir()?;
                 let raw = Arc::new(
                     MesosBackend::connect(
-                        MesosConfig::new(master)
+                        MesosConfig::new(master.clone())
                             .state_dir(dir.path())
                             .instance("bench"),
                     )
                     .await?,
                 );
-                let t = Target::new("mesos", raw.clone());
+                let t = Target::new("mesos", raw.clone(), &requests);
                 let result = scenarios(&t, &sizes, &mut measured).await;
                 // The framework goes with its tasks, whatever happened.
                 let _ = raw.teardown().await;
                 result?;
+                eprintln!(
+                    "[mesos] overhead against raw v1 scheduler calls, {} rounds",
+                    sizes.pairs
+                );
+                let sides = mesos::overhead(&master, sizes.pairs).await?;
+                over.push(("mesos: launch a group → running".to_owned(), sides));
                 reached.push("mesos".to_owned());
             }
         }
@@ -1149,7 +1448,7 @@ async fn main() -> Res<()> {
                 let config = os::config(&clouds, "bench", dir.path())?;
                 let raw =
                     Arc::new(tars::openstack::OpenStackBackend::connect(config.clone()).await?);
-                let t = Target::new("openstack", raw.clone());
+                let t = Target::new("openstack", raw.clone(), &requests);
                 let result = scenarios(&t, &sizes, &mut measured).await;
                 let _ = raw.shutdown().await;
                 result?;

@@ -334,10 +334,25 @@ head.get_metadata().create_all(sa.create_engine('sqlite:///$S/data/neutron.db'))
     wait_for "the API on 127.0.0.1:$p" http_ok "http://127.0.0.1:$p/" || return 1
   done
   ts "placement, glance, neutron and nova APIs up"
+  # In the background, so that a process of the stack that dies meanwhile (nova-compute once
+  # died at start-up in oslo.config, "dictionary changed size during iteration") ends the
+  # attempt at once instead of after the whole start timeout.
   run env TARS_OS_KEYSTONE_URL="$keystone_url" TARS_OS_ADMIN_PASSWORD="$admin_password" \
     TARS_OS_DEADLINE="$((deadline / 1000))" TARS_OS_NOVA_MANAGE="$N" \
     TARS_OS_COMPUTE_HOSTS="$compute_hosts" \
-    "$V/bin/python" "$OS_SCRIPTS_DIR/bootstrap.py" compute \
+    "$V/bin/python" "$OS_SCRIPTS_DIR/bootstrap.py" compute &
+  local boot=$!
+  while kill -0 "$boot" 2>/dev/null; do
+    if ! check_alive; then
+      pkill -P "$boot" 2>/dev/null || true
+      kill "$boot" 2>/dev/null || true
+      wait "$boot" 2>/dev/null || true
+      reason="$reason (waiting for flavors and the compute hosts)"
+      return 1
+    fi
+    sleep 0.3
+  done
+  wait "$boot" \
     || { reason="flavors or the compute host failed (see $S/logs/up.log)"; check_alive || true; return 1; }
   ts "flavors created; $compute_hosts nova-compute host(s) up, mapped, inventory in placement"
   check_alive || return 1
