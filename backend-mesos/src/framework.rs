@@ -20,6 +20,7 @@ use tokio::sync::{Notify, watch};
 use crate::BACKEND;
 use crate::config::MesosConfig;
 use crate::convert::{self, Host, Incarnation, Placement, Restarts, TaskView};
+use crate::master_view::MasterView;
 use crate::operator::OperatorClient;
 use crate::registry::{Record, Registry};
 use crate::scheduler::{Caller, SchedulerClient, Subscription};
@@ -104,6 +105,8 @@ pub(crate) struct Framework {
     pub(crate) registry: Arc<Registry>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) operator: OperatorClient,
+    /// The cluster as the operator event stream tells it (names held, frameworks, agents).
+    pub(crate) view: MasterView,
     caller: Mutex<Option<Caller>>,
     framework_id: Mutex<Option<FrameworkId>>,
     /// Something to do for the driver: a new pending group.
@@ -136,6 +139,7 @@ impl Framework {
         let (synced, _) = watch::channel(false);
         Ok(Arc::new(Framework {
             instance: config.instance_id().to_owned(),
+            view: MasterView::new(config.instance_id()),
             config,
             registry: Arc::new(Registry::new()),
             store,
@@ -253,11 +257,22 @@ impl Framework {
     }
 
     /// Whether any agent could ever take `spec` (its total resources and attributes): `None`
-    /// when one could, else why none can. `None` too when the agents cannot be read.
+    /// when one could, else why none can. `None` too when the agents cannot be read. The
+    /// agents are the view's while it is live (the master is not asked), else the master's.
     pub(crate) async fn unschedulable(
         &self,
         spec: &tars_api::ContainerGroupSpec,
     ) -> Option<String> {
+        match self.view.agents() {
+            Some(agents) => self.unschedulable_on(&agents, spec),
+            None => self.unschedulable_now(spec).await,
+        }
+    }
+
+    /// [`Self::unschedulable`] on the agents as the master lists them now (an agent that
+    /// disconnected is inactive there at once; the event stream says so only once it is
+    /// removed).
+    async fn unschedulable_now(&self, spec: &tars_api::ContainerGroupSpec) -> Option<String> {
         let agents = self
             .operator
             .call(OperatorCall::GetAgents)
@@ -265,6 +280,14 @@ impl Framework {
             .ok()?
             .get_agents?
             .agents;
+        self.unschedulable_on(&agents, spec)
+    }
+
+    fn unschedulable_on(
+        &self,
+        agents: &[crate::v1::master::Agent],
+        spec: &tars_api::ContainerGroupSpec,
+    ) -> Option<String> {
         if agents.is_empty() {
             return Some("no agent is registered with the master".to_owned());
         }
@@ -305,8 +328,13 @@ impl Framework {
             .collect())
     }
 
-    /// Runs the framework until the task is aborted.
+    /// Runs the framework, and the view of the cluster beside it, until the task is aborted.
     pub(crate) async fn run(self: Arc<Self>) {
+        tokio::join!(self.view.run(&self.operator), self.subscriptions());
+    }
+
+    /// Subscribes, and again whenever the subscription fails, with a bounded backoff.
+    async fn subscriptions(&self) {
         let mut backoff = MIN_BACKOFF;
         let mut rebuilt = false;
         loop {
@@ -850,7 +878,7 @@ impl Framework {
     /// Says of each pending group whether some agent could ever take it.
     async fn recheck_pending(&self) {
         for record in self.registry.pending() {
-            let reason = self.unschedulable(&record.object.spec).await;
+            let reason = self.unschedulable_now(&record.object.spec).await;
             self.registry.modify(&record.object.metadata.name, |r| {
                 if matches!(r.placement, Placement::Pending(_)) {
                     r.placement = Placement::Pending(reason);

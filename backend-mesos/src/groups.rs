@@ -20,6 +20,7 @@ use tars_engine::store::Batch;
 
 use crate::convert::{self, Placement};
 use crate::framework::{DELETED_TABLE, Framework, PENDING_TABLE, unavailable};
+use crate::master_view::Holder;
 use crate::registry::Record;
 use crate::v1::mesos::TaskState;
 
@@ -57,41 +58,60 @@ impl MesosGroups {
     /// A task on the cluster that goes by `name` and is not this instance's: a live task of
     /// that name of another framework or instance, or a group of that name that another
     /// connected tars instance has not deleted (it ended by itself: that instance still lists
-    /// it). Task names are not unique on Mesos; for tars a name is held by whoever runs it.
+    /// it). Task names are not unique on Mesos; for tars a name is held by whoever runs it (a
+    /// tars group's tasks hold the group's name). Answered from the view of the cluster while
+    /// it is live, else by asking the master.
     async fn foreign_holder(&self, name: &str) -> Result<Option<String>> {
         let ours = self.fw.framework_id();
+        // Each holder, and whether its framework is connected (when the view knows).
+        let holders: Vec<(Holder, Option<bool>)> = match self.fw.view.holders(name) {
+            Some(holders) => holders.into_iter().map(|(h, c)| (h, Some(c))).collect(),
+            None => self
+                .fw
+                .tasks()
+                .await?
+                .iter()
+                .map(|t| Holder::of(t, &self.fw.instance))
+                .filter(|h| h.name == name)
+                .map(|h| (h, None))
+                .collect(),
+        };
         let mut ended = Vec::new();
-        for t in self.fw.tasks().await? {
-            let mine = Some(&t.framework_id) == ours.as_ref()
-                && convert::owned(&t.labels, &self.fw.instance);
-            if mine || (t.name != name && convert::group_name(&t) != Some(name)) {
+        for (h, connected) in holders {
+            if Some(&h.framework_id) == ours.as_ref() && h.owned {
                 continue;
             }
             let why = format!(
                 "task {} of framework {} goes by that name and was not created by this tars instance",
-                t.task_id.value, t.framework_id.value
+                h.task_id, h.framework_id.value
             );
-            if !t.state.is_terminal() {
+            if !h.state.is_terminal() {
                 return Ok(Some(why));
             }
-            if convert::group_name(&t).is_some() && t.state != TaskState::TaskKilled {
-                ended.push((t.framework_id, why));
+            if h.group && h.state != TaskState::TaskKilled {
+                ended.push((h.framework_id, connected, why));
             }
         }
         if ended.is_empty() {
             return Ok(None);
         }
-        let frameworks = self
-            .fw
-            .operator_call(crate::v1::master::CallType::GetFrameworks)
-            .await?
-            .get_frameworks
-            .unwrap_or_default()
-            .frameworks;
-        Ok(ended.into_iter().find_map(|(id, why)| {
-            frameworks
-                .iter()
-                .any(|f| f.connected && f.framework_info.id.as_ref() == Some(&id))
+        let frameworks = if ended.iter().all(|(_, c, _)| c.is_some()) {
+            Vec::new()
+        } else {
+            self.fw
+                .operator_call(crate::v1::master::CallType::GetFrameworks)
+                .await?
+                .get_frameworks
+                .unwrap_or_default()
+                .frameworks
+        };
+        Ok(ended.into_iter().find_map(|(id, connected, why)| {
+            connected
+                .unwrap_or_else(|| {
+                    frameworks
+                        .iter()
+                        .any(|f| f.connected && f.framework_info.id.as_ref() == Some(&id))
+                })
                 .then_some(why)
         }))
     }

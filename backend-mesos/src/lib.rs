@@ -33,6 +33,7 @@ pub mod convert;
 mod framework;
 mod groups;
 mod logs;
+mod master_view;
 pub mod operator;
 pub mod recordio;
 mod registry;

@@ -151,9 +151,7 @@ impl SchedulerClient {
             framework_id: call.framework_id,
         };
         Ok(Subscription {
-            response,
-            decoder: Decoder::new(),
-            pending: VecDeque::new(),
+            records: Records::new(response, crate::recordio::DEFAULT_MAX_RECORD_SIZE),
             caller,
             heartbeat_interval: None,
             last_event_at: Instant::now(),
@@ -161,12 +159,54 @@ impl SchedulerClient {
     }
 }
 
-/// An open `SUBSCRIBE` stream.
+/// The records of a streamed response body (RecordIO), as they arrive.
 #[derive(Debug)]
-pub struct Subscription {
+pub(crate) struct Records {
     response: reqwest::Response,
     decoder: Decoder,
     pending: VecDeque<Bytes>,
+}
+
+impl Records {
+    /// The records of `response`'s body, none larger than `max_record_size` bytes.
+    pub(crate) fn new(response: reqwest::Response, max_record_size: usize) -> Self {
+        Self {
+            response,
+            decoder: Decoder::with_max_record_size(max_record_size),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The next record decoded as JSON. Fails with [`Error::HeartbeatTimeout`] (saying
+    /// `limit`) when none is complete by `deadline` and with [`Error::StreamEnded`] when the
+    /// body ends.
+    pub(crate) async fn next<T: serde::de::DeserializeOwned>(
+        &mut self,
+        deadline: Instant,
+        limit: Duration,
+    ) -> Result<T, Error> {
+        loop {
+            if let Some(record) = self.pending.pop_front() {
+                return Ok(serde_json::from_slice(&record)?);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .map_err(|_| Error::HeartbeatTimeout(limit))??;
+            match chunk {
+                Some(chunk) => self.pending.extend(self.decoder.decode(&chunk)?),
+                None => {
+                    self.decoder.finish()?;
+                    return Err(Error::StreamEnded);
+                }
+            }
+        }
+    }
+}
+
+/// An open `SUBSCRIBE` stream.
+#[derive(Debug)]
+pub struct Subscription {
+    records: Records,
     caller: Caller,
     heartbeat_interval: Option<Duration>,
     last_event_at: Instant,
@@ -211,26 +251,11 @@ impl Subscription {
     /// with [`Error::HeartbeatTimeout`] when the stream is silent for too long and with
     /// [`Error::StreamEnded`] when the master closes it.
     pub async fn next_event(&mut self) -> Result<Event, Error> {
-        loop {
-            if let Some(record) = self.pending.pop_front() {
-                let event: Event = serde_json::from_slice(&record)?;
-                self.last_event_at = Instant::now();
-                self.observe(&event);
-                return Ok(event);
-            }
-            let limit = self.event_timeout();
-            let deadline = self.last_event_at + limit;
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
-                .await
-                .map_err(|_| Error::HeartbeatTimeout(limit))??;
-            match chunk {
-                Some(chunk) => self.pending.extend(self.decoder.decode(&chunk)?),
-                None => {
-                    self.decoder.finish()?;
-                    return Err(Error::StreamEnded);
-                }
-            }
-        }
+        let limit = self.event_timeout();
+        let event: Event = self.records.next(self.last_event_at + limit, limit).await?;
+        self.last_event_at = Instant::now();
+        self.observe(&event);
+        Ok(event)
     }
 
     /// Takes what `SUBSCRIBED` says about the subscription.

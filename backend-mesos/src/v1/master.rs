@@ -1,10 +1,10 @@
 //! `mesos.v1.master` (`include/mesos/v1/master/master.proto`, Mesos 1.11): the operator API at
 //! `/api/v1` — the read-only calls tars lists with (`GET_VERSION`, `GET_STATE`, `GET_AGENTS`,
-//! `GET_TASKS`) and their responses.
+//! `GET_TASKS`) and their responses, and the event stream `SUBSCRIBE` opens.
 
 use super::mesos::{
-    AgentId, AgentInfo, ExecutorInfo, FrameworkInfo, Json, Offer, Resource, Task, TimeInfo,
-    VersionInfo,
+    AgentId, AgentInfo, ExecutorInfo, FrameworkId, FrameworkInfo, Json, Offer, Resource, Task,
+    TaskState, TaskStatus, TimeInfo, VersionInfo,
 };
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,8 @@ pub enum CallType {
     GetExecutors,
     /// Tasks.
     GetTasks,
+    /// The event stream: [`Event`]s, RecordIO-framed, for as long as the response is open.
+    Subscribe,
 }
 
 /// `Call` without arguments: the read-only calls above.
@@ -256,4 +258,120 @@ pub struct GetTasks {
     /// Deprecated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub orphan_tasks: Vec<Task>,
+}
+
+/// `Event.Type`: what the master streams to an operator subscription (`SUBSCRIBE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventType {
+    /// The first event: the cluster's state, `subscribed` set.
+    Subscribed,
+    /// A task became known to the master; `task_added` set.
+    TaskAdded,
+    /// A task changed state; `task_updated` set.
+    TaskUpdated,
+    /// An agent (re-)registered; `agent_added` set.
+    AgentAdded,
+    /// An agent was removed; `agent_removed` set.
+    AgentRemoved,
+    /// A framework subscribed; `framework_added` set.
+    FrameworkAdded,
+    /// A framework re-subscribed or disconnected; `framework_updated` set.
+    FrameworkUpdated,
+    /// A framework was torn down; `framework_removed` set.
+    FrameworkRemoved,
+    /// Sent every `heartbeat_interval_seconds`.
+    Heartbeat,
+    /// `UNKNOWN`, and any name this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `Event`: one record of the operator event stream; the field matching `type` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Which event.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// `SUBSCRIBED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribed: Option<Subscribed>,
+    /// `TASK_ADDED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_added: Option<TaskAdded>,
+    /// `TASK_UPDATED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_updated: Option<TaskUpdated>,
+    /// `AGENT_ADDED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_added: Option<AgentAdded>,
+    /// `AGENT_REMOVED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_removed: Option<AgentRemoved>,
+    /// `FRAMEWORK_ADDED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework_added: Option<FrameworkChanged>,
+    /// `FRAMEWORK_UPDATED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework_updated: Option<FrameworkChanged>,
+    /// `FRAMEWORK_REMOVED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework_removed: Option<FrameworkRemoved>,
+}
+
+/// `Event.Subscribed`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Subscribed {
+    /// The whole cluster when the subscription began; later changes come as events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get_state: Option<GetState>,
+    /// How often `HEARTBEAT` comes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_interval_seconds: Option<f64>,
+}
+
+/// `Event.TaskAdded`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskAdded {
+    /// The task, as `GET_TASKS` would list it.
+    pub task: Task,
+}
+
+/// `Event.TaskUpdated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskUpdated {
+    /// Whose task.
+    pub framework_id: FrameworkId,
+    /// The last status the framework acknowledged.
+    pub status: TaskStatus,
+    /// The task's latest state according to its agent.
+    pub state: TaskState,
+}
+
+/// `Event.AgentAdded`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentAdded {
+    /// The agent, as `GET_AGENTS` would list it.
+    pub agent: Agent,
+}
+
+/// `Event.AgentRemoved`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentRemoved {
+    /// Which agent.
+    pub agent_id: AgentId,
+}
+
+/// `Event.FrameworkAdded` and `Event.FrameworkUpdated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameworkChanged {
+    /// The framework, as `GET_FRAMEWORKS` would list it.
+    pub framework: Framework,
+}
+
+/// `Event.FrameworkRemoved`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameworkRemoved {
+    /// What the framework had subscribed with.
+    pub framework_info: FrameworkInfo,
 }
