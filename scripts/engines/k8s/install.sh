@@ -81,7 +81,8 @@ command -v dpkg-source >/dev/null 2>&1 || need+=(dpkg-dev)
 if ((${#need[@]})); then
   ((EUID == 0)) || die "missing build tools (${need[*]}); install them: apt-get install ${need[*]}"
   log "installing ${need[*]} from Debian's archive"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null ||
+  # The lock timeout: scripts/test installs OpenStack's Debian packages in the background.
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need[@]}" >/dev/null ||
     die "apt-get install ${need[*]} failed (run apt-get update first?)"
 fi
 go_version=$(go env GOVERSION)
