@@ -25,14 +25,17 @@ S=$1 max=$2
 shift 2
 mkdir -p "$S/node-tmp"
 private_tmp() {
-  # A STATE_DIR under /tmp stays where it is: it is bound into node-tmp at its own place first.
-  if [[ $S == /tmp/* ]]; then
-    mkdir -p "$S/node-tmp/${S#/tmp/}"
-    mount --bind "$S" "$S/node-tmp/${S#/tmp/}" || return 1
-  fi
+  # What it needs under /tmp stays where it is: STATE_DIR, and the directory of the kubemark
+  # binary (a TARS_CACHE under /tmp) are bound into node-tmp at their own places first.
+  local d
+  for d in "$S" "$(dirname "$(readlink -f "$1")")"; do
+    [[ $d == /tmp/* ]] || continue
+    mkdir -p "$S/node-tmp/${d#/tmp/}"
+    mount --bind "$d" "$S/node-tmp/${d#/tmp/}" || return 1
+  done
   mount --rbind "$S/node-tmp" /tmp
 }
-if ! private_tmp; then
+if ! private_tmp "$1"; then
   # Not root (up.sh then starts this without unshare): as before, the host's /tmp.
   echo "=== hollow node: no /tmp of its own (needs root); it shares /tmp/kubelet_remote.sock with any other hollow node"
 fi
