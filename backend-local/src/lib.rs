@@ -242,14 +242,22 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
         "HOME={}/",
         shared.config.state_dir().join("groups").display()
     );
-    for pid in process::with_env_prefix(&marker) {
-        if !adopted.contains(&pid) {
-            tracing::warn!(backend = BACKEND, pid, "stopping a process no record names");
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+    let strays: Vec<i32> = process::with_env_prefix(&marker)
+        .into_iter()
+        .filter(|pid| !adopted.contains(pid))
+        .collect();
+    for pid in &strays {
+        tracing::warn!(backend = BACKEND, pid, "stopping a process no record names");
+    }
+    // Gone before `open` returns (a group's wrapper that ended on SIGTERM leaves its program,
+    // which ignored it, unrecorded: a delete finished here must leave nothing running).
+    let left = process::kill_and_wait(&strays, Duration::from_secs(5)).await;
+    if !left.is_empty() {
+        tracing::warn!(
+            backend = BACKEND,
+            ?left,
+            "processes no record names survived SIGKILL for 5 s"
+        );
     }
     for (object, adoption) in to_start {
         let supervisor = Supervisor::start(shared.clone(), object.clone(), adoption);

@@ -200,6 +200,27 @@ pub(crate) async fn terminate_group(pgid: i32, grace: Duration) -> std::io::Resu
     Ok(group_members(pgid))
 }
 
+/// Sends SIGKILL to each of `pids` and waits (at most `limit`) until none is alive: a kill is
+/// only queued when `kill(2)` returns, and the process still runs until it is scheduled to die.
+/// Returns the pids still alive.
+pub(crate) async fn kill_and_wait(pids: &[i32], limit: Duration) -> Vec<i32> {
+    for &pid in pids {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let left: Vec<i32> = pids
+            .iter()
+            .copied()
+            .filter(|&p| read_stat(p).is_some_and(|s| s.state != 'Z'))
+            .collect();
+        if left.is_empty() || tokio::time::Instant::now() >= deadline {
+            return left;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn wait_empty(pgid: i32, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
