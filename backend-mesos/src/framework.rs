@@ -18,6 +18,7 @@ use tars_engine::store::{Batch, Store};
 use tokio::sync::{Notify, watch};
 
 use crate::BACKEND;
+use crate::backoff::Backoff;
 use crate::config::MesosConfig;
 use crate::convert::{self, Host, Incarnation, Placement, Restarts, TaskView};
 use crate::master_view::MasterView;
@@ -83,10 +84,6 @@ pub(crate) const DELETED_TABLE: &str = "mesos_deleted";
 /// recorded and removed once its `ACCEPT` is answered.
 pub(crate) const PENDING_TABLE: &str = "mesos_pending";
 
-/// Longest wait between two subscription attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// First wait after a failed subscription.
-const MIN_BACKOFF: Duration = Duration::from_millis(200);
 /// How often pending groups are checked against the agents (can any take them?).
 const TICK: Duration = Duration::from_secs(2);
 /// How long offers are refused when nothing is pending.
@@ -335,7 +332,7 @@ impl Framework {
 
     /// Subscribes, and again whenever the subscription fails, with a bounded backoff.
     async fn subscriptions(&self) {
-        let mut backoff = MIN_BACKOFF;
+        let mut backoff = Backoff::new();
         let mut rebuilt = false;
         loop {
             let started = tokio::time::Instant::now();
@@ -352,11 +349,7 @@ impl Framework {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(why);
             }
-            if started.elapsed() > MAX_BACKOFF * 3 {
-                backoff = MIN_BACKOFF;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff.wait(started).await;
         }
     }
 

@@ -27,6 +27,7 @@
 //! groups; it uses this crate's RecordIO and types.
 #![forbid(unsafe_code)]
 
+mod backoff;
 pub mod chronos;
 mod config;
 pub mod convert;

@@ -12,17 +12,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::convert;
 use crate::operator::OperatorClient;
 use crate::v1::master::{Agent, Event, EventType, Framework, GetState};
 use crate::v1::mesos::{FrameworkId, Task, TaskState};
-
-/// First wait after the stream failed; it doubles up to [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(200);
-/// Longest wait between two subscription attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// A task that holds a name: for a tars group's task, the group's name (any instance); for any
 /// other task, its Mesos task name.
@@ -270,17 +265,13 @@ impl MasterView {
     /// Keeps the view from `operator`'s event stream until the future is dropped,
     /// re-subscribing with a bounded exponential backoff when the stream fails.
     pub(crate) async fn run(&self, operator: &OperatorClient) {
-        let mut backoff = MIN_BACKOFF;
+        let mut backoff = Backoff::new();
         loop {
             let started = tokio::time::Instant::now();
             let why = self.follow(operator).await;
             self.set(None);
-            tracing::info!(%why, ?backoff, "Mesos operator event stream ended; asking the master until it is back");
-            if started.elapsed() > MAX_BACKOFF * 3 {
-                backoff = MIN_BACKOFF;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            tracing::info!(%why, "Mesos operator event stream ended; asking the master until it is back");
+            backoff.wait(started).await;
         }
     }
 

@@ -2,7 +2,7 @@
 //! read-only calls tars lists with and the event stream (`SUBSCRIBE`) it keeps its view of the
 //! cluster from.
 
-use crate::scheduler::{Error, MISSED_HEARTBEATS, Records, endpoint, http_client};
+use crate::scheduler::{Error, MISSED_HEARTBEATS, Records, endpoint, http_client, status_error};
 use crate::v1::master::{Call, CallType, Event, EventType, GetState, Response};
 use crate::v1::mesos::VersionInfo;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
@@ -81,13 +81,8 @@ impl OperatorClient {
         )
         .await
         .map_err(|_| Error::HeartbeatTimeout(SUBSCRIBE_TIMEOUT))??;
-        let status = response.status();
-        if status != StatusCode::OK {
-            let body = response.text().await.unwrap_or_default();
-            return Err(Error::Status {
-                status,
-                body: body.trim().to_owned(),
-            });
+        if response.status() != StatusCode::OK {
+            return Err(status_error(response).await);
         }
         Ok(OperatorEvents {
             records: Records::new(response, MAX_EVENT_SIZE),

@@ -350,7 +350,7 @@ pub(crate) fn http_client(
 }
 
 /// The error for an unexpected response, with its body.
-async fn status_error(response: reqwest::Response) -> Error {
+pub(crate) async fn status_error(response: reqwest::Response) -> Error {
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     Error::Status {
