@@ -207,24 +207,25 @@ pub(crate) async fn kill_and_wait(pids: &[i32], limit: Duration) -> Vec<i32> {
     for &pid in pids {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let left: Vec<i32> = pids
-            .iter()
+    let running = || -> Vec<i32> {
+        pids.iter()
             .copied()
             .filter(|&p| read_stat(p).is_some_and(|s| s.state != 'Z'))
-            .collect();
-        if left.is_empty() || tokio::time::Instant::now() >= deadline {
-            return left;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .collect()
+    };
+    poll_until(limit, || running().is_empty()).await;
+    running()
 }
 
 async fn wait_empty(pgid: i32, limit: Duration) -> bool {
+    poll_until(limit, || group_members(pgid).is_empty()).await
+}
+
+/// Checks `done` every 20 ms until it holds or `limit` has passed; whether it held.
+async fn poll_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        if group_members(pgid).is_empty() {
+        if done() {
             return true;
         }
         if tokio::time::Instant::now() >= deadline {
